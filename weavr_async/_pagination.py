@@ -1,0 +1,632 @@
+"""The one pagination engine: concurrent offset/limit walks that are exact snapshots.
+
+A walk learns the total `count` from its first page, then fetches the remaining offsets with up
+to `concurrency` requests in flight and yields pages strictly in order. It never holds more
+than `concurrency` pages: a slow consumer holds the fetching back, so memory does not grow with
+the history.
+
+Snapshot. Statements and transfers are ordered by a timestamp, newest first by default, so a
+transaction posted mid-walk would shift every offset by one and duplicate an entry. A walk
+therefore pins an upper time bound at its start (just past the newest entry that existed then)
+and sends it on every later page. If the `count` of a page still differs from the segment's
+(an entry was back-dated into the window), the walk repairs: it drops the pages it has not yet
+yielded and starts a new segment whose time bounds begin at the last entry it yielded, skipping
+the entries at that exact timestamp it has already yielded. Time bounds are sent one
+millisecond wide of the cursor and the excess is filtered here, so the walk is exact whether the
+API treats its bounds as inclusive or exclusive.
+
+Endpoints without time filters (bulk processes and their operations) repair by shifting the
+offset by the change in `count` (new bulk processes arrive at the front) and skipping the
+entries of the last yielded page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import hashlib
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Generic, Literal, TypeVar
+
+import attrs
+import orjson
+
+from ._operation import Operation, QueryPairs, query_pairs
+from .errors import TransportError
+from .models import CurrencyAmount, structure
+
+__all__ = [
+    "Checkpoint",
+    "Endpoint",
+    "Page",
+    "Progress",
+    "SnapshotRule",
+    "Stream",
+]
+
+T = TypeVar("T")
+Order = Literal["ASC", "DESC"]
+RawItem = dict[str, Any]
+FetchPage = Callable[[QueryPairs], Awaitable[Mapping[str, Any]]]
+
+
+@attrs.frozen
+class SnapshotRule:
+    """How an endpoint's entries are ordered and bounded in time."""
+
+    timestamp_field: str
+    lower_param: str
+    upper_param: str
+    order_param: str | None = None
+    fixed_order: Order = "DESC"
+
+
+@attrs.frozen
+class Endpoint:
+    """What the engine must know of a paginated operation."""
+
+    operation: Operation
+    items_field: str
+    limit_param: str
+    max_limit: int
+    snapshot: SnapshotRule | None = None
+    balances: bool = False
+
+
+@attrs.define(slots=True)
+class Page(Generic[T]):
+    """One page as the API answered it (after the snapshot's filtering)."""
+
+    items: list[T]
+    offset: int
+    count: int
+    response_count: int
+    start_balance: CurrencyAmount | None = None
+    end_balance: CurrencyAmount | None = None
+
+
+@attrs.define(slots=True)
+class Progress:
+    """How far a walk is: items and pages yielded, the snapshot's total once known."""
+
+    items: int = 0
+    pages: int = 0
+    total: int | None = None
+    requests: int = 0
+    repairs: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.total is not None and self.items >= self.total
+
+
+@attrs.frozen
+class Checkpoint:
+    """What a walk has yielded, enough to resume the same snapshot exactly.
+
+    Serialise with `to_json()` and pass `Checkpoint.from_json(...)` back as `checkpoint=`
+    to the same call with the same filters.
+    """
+
+    operation_id: str
+    fingerprint: str
+    yielded: int
+    pin: int | None = None
+    cursor: int | None = None
+    cursor_keys: tuple[str, ...] = ()
+    offset: int = 0
+    total: int | None = None
+    version: int = 1
+
+    def to_json(self) -> str:
+        return orjson.dumps(attrs.asdict(self)).decode()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Checkpoint:
+        data = orjson.loads(text)
+        if not isinstance(data, dict) or data.get("version") != 1:
+            raise ValueError("not a weavr-async checkpoint")
+        data["cursor_keys"] = tuple(data.get("cursor_keys", ()))
+        return cls(**data)
+
+
+def _entry_key(item: RawItem) -> str:
+    """Identity of an entry for de-duplication at a cursor: its whole canonical JSON."""
+    return orjson.dumps(item, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _fingerprint(operation_id: str, pairs: QueryPairs, path_params: Mapping[str, str]) -> str:
+    canonical = orjson.dumps(
+        [operation_id, sorted(path_params.items()), sorted(pairs)], option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(canonical).hexdigest()[:32]
+
+
+@attrs.define
+class _Cursor:
+    """The last yielded timestamp and the keys yielded at it (a multiset)."""
+
+    ts: int | None = None
+    keys: Counter[str] = attrs.field(factory=Counter)
+
+
+class _CountChanged(Exception):
+    """A page's `count` differs from its segment's: the window changed under the walk."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count
+
+
+class Stream(Generic[T]):
+    """A paginated result: `async for item in stream`, `stream.pages()`, `stream.raw()`,
+    `await stream.collect()`.
+
+    Each iteration is one walk of a fresh snapshot (or, given `checkpoint=`, the rest of a saved
+    one). `stream.checkpoint` and `stream.progress` describe the current or last walk.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        fetch: FetchPage,
+        *,
+        item_type: type[T],
+        params: Mapping[str, object],
+        path_params: Mapping[str, str],
+        page_size: int,
+        concurrency: int,
+        checkpoint: Checkpoint | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self._endpoint = endpoint
+        self._fetch = fetch
+        self._item_type = item_type
+        self._params = dict(params)
+        self._filters = query_pairs(params)
+        self._page_size = page_size
+        self._concurrency = concurrency
+        self._fingerprint = _fingerprint(
+            endpoint.operation.operation_id, self._filters, path_params
+        )
+        if checkpoint is not None:
+            self._check_resumable(checkpoint)
+        self._start = checkpoint
+        self._on_progress = on_progress
+        self.progress = Progress()
+        self._state: _WalkState | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Stream({self._endpoint.operation.operation_id}, page_size={self._page_size}, "
+            f"concurrency={self._concurrency}, progress={self.progress})"
+        )
+
+    def _check_resumable(self, checkpoint: Checkpoint) -> None:
+        if checkpoint.operation_id != self._endpoint.operation.operation_id:
+            raise ValueError(
+                f"checkpoint is for {checkpoint.operation_id}, "
+                f"not {self._endpoint.operation.operation_id}"
+            )
+        if checkpoint.fingerprint != self._fingerprint:
+            raise ValueError("checkpoint was taken with other arguments or filters")
+
+    # -- public surface -------------------------------------------------------------------
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """Where the current (or last) walk stands: every item yielded so far is behind it."""
+        state = self._state
+        if state is None:
+            if self._start is not None:
+                return self._start
+            return Checkpoint(self._endpoint.operation.operation_id, self._fingerprint, 0)
+        cursor = state.cursor_now()
+        return Checkpoint(
+            operation_id=self._endpoint.operation.operation_id,
+            fingerprint=self._fingerprint,
+            yielded=state.yielded_items(),
+            pin=state.pin,
+            cursor=cursor.ts,
+            cursor_keys=tuple(sorted(cursor.keys.elements())),
+            offset=state.next_offset_for_resume(),
+            total=self.progress.total,
+        )
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._items(decode=True)
+
+    def raw(self) -> AsyncIterator[RawItem]:
+        """The entries as the API's JSON objects, undecoded: the fastest way through a walk."""
+        return self._items(decode=False)
+
+    async def pages(self) -> AsyncIterator[Page[T]]:
+        async for raw_page, body in self._walk():
+            page = self._typed_page(raw_page, body)
+            state = self._state
+            assert state is not None
+            state.consumed = len(raw_page.items)  # a page handed out counts as yielded
+            yield page
+            self._after_yield(raw_page)
+
+    async def collect(self) -> list[T]:
+        return [item async for item in self]
+
+    # -- walking --------------------------------------------------------------------------
+
+    async def _items(self, *, decode: bool) -> AsyncIterator[Any]:
+        async for raw_page, _ in self._walk():
+            items: list[Any] = self._decode(raw_page.items) if decode else raw_page.items
+            state = self._state
+            assert state is not None
+            for index, item in enumerate(items, 1):
+                state.consumed = index
+                yield item
+            self._after_yield(raw_page)
+
+    def _after_yield(self, raw_page: Page[RawItem]) -> None:
+        state = self._state
+        assert state is not None
+        state.finish_page(raw_page, self._timestamp_field())
+        self.progress.items = state.yielded
+        self.progress.pages += 1
+        if self._on_progress is not None:
+            self._on_progress(self.progress)
+
+    def _timestamp_field(self) -> str | None:
+        rule = self._endpoint.snapshot
+        return rule.timestamp_field if rule is not None else None
+
+    def _decode(self, items: list[RawItem]) -> list[T]:
+        # Building thousands of small objects makes the cyclic collector run over and over
+        # for nothing (they hold no cycles): pausing it for one page's decode was measured to
+        # save about a third of the decode time (benchmarks/bench_models.py).
+        convert = structure
+        cls = self._item_type
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return [convert(item, cls) for item in items]
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _typed_page(self, raw_page: Page[RawItem], body: Mapping[str, Any]) -> Page[T]:
+        start = end = None
+        if self._endpoint.balances:
+            if isinstance(body.get("startBalance"), Mapping):
+                start = structure(body["startBalance"], CurrencyAmount)
+            if isinstance(body.get("endBalance"), Mapping):
+                end = structure(body["endBalance"], CurrencyAmount)
+        return Page(
+            items=self._decode(raw_page.items),
+            offset=raw_page.offset,
+            count=raw_page.count,
+            response_count=raw_page.response_count,
+            start_balance=start,
+            end_balance=end,
+        )
+
+    async def _walk(self) -> AsyncIterator[tuple[Page[RawItem], Mapping[str, Any]]]:
+        self.progress = Progress()
+        state = _WalkState.from_checkpoint(self._start)
+        self._state = state
+        self.progress.items = state.yielded
+        rule = self._endpoint.snapshot
+        pages = self._walk_offsets(state) if rule is None else self._walk_snapshot(state, rule)
+        async for item in pages:
+            yield item
+        self.progress.total = self.progress.items
+
+    def _order(self, rule: SnapshotRule) -> Order:
+        if rule.order_param is not None:
+            value = self._params.get(rule.order_param)
+            if value in ("ASC", "DESC"):
+                return value
+        return rule.fixed_order
+
+    async def _walk_snapshot(
+        self, state: _WalkState, rule: SnapshotRule
+    ) -> AsyncIterator[tuple[Page[RawItem], Mapping[str, Any]]]:
+        order = self._order(rule)
+        user_lower = _as_int(self._params.get(rule.lower_param))
+        user_upper = _as_int(self._params.get(rule.upper_param))
+        ts_field = rule.timestamp_field
+        first: tuple[Page[RawItem], Mapping[str, Any]] | None = None
+        if state.pin is None:
+            # Pin the snapshot: find the newest entry that exists now.
+            if order == "DESC":
+                first = await self._get(self._pairs(rule, user_lower, user_upper), 0)
+                newest = first[0].items[0].get(ts_field) if first[0].items else None
+            else:
+                probe_pairs = self._pairs(rule, user_lower, user_upper, order="DESC")
+                probe = await self._get(probe_pairs, 0, limit=1)
+                newest = probe[0].items[0].get(ts_field) if probe[0].items else None
+            if not isinstance(newest, int):
+                self.progress.total = state.yielded
+                if first is not None and first[0].items:
+                    raise TransportError(
+                        f"{self._endpoint.operation.operation_id}: entry without {ts_field}"
+                    )
+                return
+            state.pin = newest + 1 if user_upper is None else min(user_upper, newest + 1)
+
+        while True:
+            cursor = state.cursor_now()
+            if order == "DESC":
+                lower = user_lower
+                upper = state.pin if cursor.ts is None else min(state.pin, cursor.ts + 1)
+            else:
+                lower = user_lower if cursor.ts is None else cursor.ts - 1
+                upper = state.pin
+            pairs = self._pairs(rule, lower, upper)
+            keep = _SnapshotFilter(ts_field, order, state.pin, cursor)
+            if first is not None:
+                # The pinning request was this segment's first page (DESC, fresh walk).
+                segment_first, first = first, None
+            else:
+                segment_first = await self._get(pairs, 0)
+            try:
+                async for item in self._segment(state, pairs, segment_first, keep):
+                    yield item
+                return
+            except _CountChanged:
+                state.repairs += 1
+                self.progress.repairs = state.repairs
+
+    async def _segment(
+        self,
+        state: _WalkState,
+        pairs: QueryPairs,
+        first: tuple[Page[RawItem], Mapping[str, Any]],
+        keep: _SnapshotFilter | None,
+        *,
+        start_offset: int = 0,
+        dedupe: frozenset[str] = frozenset(),
+    ) -> AsyncIterator[tuple[Page[RawItem], Mapping[str, Any]]]:
+        """Yield one segment's pages in order, fetching ahead with bounded concurrency."""
+        page, body = first
+        expected = page.count
+        state.segment_count = expected
+        self.progress.total = state.yielded + _remaining(expected, start_offset, keep)
+        step = self._page_size
+        offsets = deque(range(start_offset + step, expected, step))
+        in_flight: deque[asyncio.Task[tuple[Page[RawItem], Mapping[str, Any]]]] = deque()
+
+        def launch() -> None:
+            while offsets and len(in_flight) < self._concurrency:
+                in_flight.append(asyncio.ensure_future(self._get(pairs, offsets.popleft())))
+
+        try:
+            launch()
+            current: tuple[Page[RawItem], Mapping[str, Any]] | None = (page, body)
+            while current is not None:
+                page, body = current
+                if page.count != expected:
+                    raise _CountChanged(page.count)
+                if page.response_count < min(step, expected - page.offset):
+                    # A short page inside the segment: entries vanished from the window.
+                    raise _CountChanged(page.count)
+                items = keep.apply(page.items) if keep is not None else page.items
+                if dedupe:
+                    items = [i for i in items if _entry_key(i) not in dedupe]
+                    dedupe = frozenset()
+                state.begin_page(items)
+                yield Page(items, page.offset, page.count, page.response_count), body
+                if in_flight:
+                    task = in_flight.popleft()
+                    launch()
+                    current = await task
+                else:
+                    current = None
+        finally:
+            for task in in_flight:
+                task.cancel()
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _walk_offsets(
+        self, state: _WalkState
+    ) -> AsyncIterator[tuple[Page[RawItem], Mapping[str, Any]]]:
+        pairs = list(self._filters)
+        offset = state.offset
+        dedupe: frozenset[str] = frozenset()
+        while True:
+            first = await self._get(pairs, offset)
+            try:
+                async for item in self._segment(
+                    state, pairs, first, None, start_offset=offset, dedupe=dedupe
+                ):
+                    yield item
+                return
+            except _CountChanged as changed:
+                state.repairs += 1
+                self.progress.repairs = state.repairs
+                # New entries arrive at the front: skip past them, and drop the overlap.
+                offset = max(0, state.offset + changed.count - state.segment_count)
+                dedupe = frozenset(_entry_key(i) for i in state.last_page_items)
+
+    def _pairs(
+        self,
+        rule: SnapshotRule,
+        lower: int | None,
+        upper: int | None,
+        *,
+        order: Order | None = None,
+    ) -> QueryPairs:
+        replaced = {rule.lower_param, rule.upper_param}
+        if order is not None and rule.order_param is not None:
+            replaced.add(rule.order_param)
+        pairs = [(k, v) for k, v in self._filters if k not in replaced]
+        if order is not None and rule.order_param is not None:
+            pairs.append((rule.order_param, order))
+        if lower is not None:
+            pairs.append((rule.lower_param, str(lower)))
+        if upper is not None:
+            pairs.append((rule.upper_param, str(upper)))
+        return pairs
+
+    async def _get(
+        self, pairs: QueryPairs, offset: int, *, limit: int | None = None
+    ) -> tuple[Page[RawItem], Mapping[str, Any]]:
+        query = [
+            *pairs,
+            ("offset", str(offset)),
+            (self._endpoint.limit_param, str(limit or self._page_size)),
+        ]
+        self.progress.requests += 1
+        body = await self._fetch(query)
+        if not isinstance(body, Mapping):
+            raise TransportError(f"{self._endpoint.operation.operation_id}: not a JSON object")
+        items = body.get(self._endpoint.items_field) or []
+        if not isinstance(items, list):
+            raise TransportError(
+                f"{self._endpoint.operation.operation_id}: "
+                f"'{self._endpoint.items_field}' is not a list"
+            )
+        count = body.get("count")
+        response_count = body.get("responseCount")
+        return (
+            Page(
+                items=items,
+                offset=offset,
+                count=count if isinstance(count, int) else offset + len(items),
+                response_count=response_count if isinstance(response_count, int) else len(items),
+            ),
+            body,
+        )
+
+
+def _remaining(count: int, start_offset: int, keep: _SnapshotFilter | None) -> int:
+    remaining = max(0, count - start_offset)
+    if keep is not None:
+        remaining -= sum(keep.cursor.keys.values())
+    return max(0, remaining)
+
+
+def _as_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@attrs.define
+class _SnapshotFilter:
+    """Drops what a segment's widened time bounds let in: entries past the pin, entries on the
+    already-walked side of the cursor, and those at the cursor's timestamp already yielded."""
+
+    ts_field: str
+    order: Order
+    pin: int | None
+    cursor: _Cursor
+    _skip: Counter[str] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._skip = Counter(self.cursor.keys)
+
+    def apply(self, items: list[RawItem]) -> list[RawItem]:
+        if not items:
+            return items
+        ts = self.ts_field
+        pin = self.pin
+        cur = self.cursor.ts
+        # Pages are sorted by timestamp: when both ends are well inside the window, so is
+        # every entry between them, and the page passes untouched (the common case).
+        first, last = items[0].get(ts), items[-1].get(ts)
+        if isinstance(first, int) and isinstance(last, int):
+            lo, hi = (last, first) if self.order == "DESC" else (first, last)
+            inside_pin = pin is None or hi < pin
+            if cur is None:
+                inside_cursor = True
+            elif self.order == "DESC":
+                inside_cursor = hi < cur
+            else:
+                inside_cursor = lo > cur
+            if inside_pin and inside_cursor:
+                return items
+        skip = self._skip
+        kept: list[RawItem] = []
+        for item in items:
+            t = item.get(ts)
+            if not isinstance(t, int):
+                kept.append(item)
+                continue
+            if pin is not None and t >= pin:
+                continue
+            if cur is not None:
+                if (self.order == "DESC" and t > cur) or (self.order == "ASC" and t < cur):
+                    continue
+                if t == cur and skip:
+                    key = _entry_key(item)
+                    if skip[key] > 0:
+                        skip[key] -= 1
+                        continue
+            kept.append(item)
+        return kept
+
+
+@attrs.define
+class _WalkState:
+    """Mutable progress of one walk: what has been yielded and where the cursor is."""
+
+    pin: int | None = None
+    yielded: int = 0
+    offset: int = 0
+    repairs: int = 0
+    consumed: int = 0
+    current: list[RawItem] = attrs.field(factory=list)
+    cursor: _Cursor = attrs.field(factory=_Cursor)
+    last_page_items: list[RawItem] = attrs.field(factory=list)
+    segment_count: int = 0
+    ts_field: str | None = None
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint | None) -> _WalkState:
+        if checkpoint is None:
+            return cls()
+        return cls(
+            pin=checkpoint.pin,
+            yielded=checkpoint.yielded,
+            offset=checkpoint.offset,
+            cursor=_Cursor(checkpoint.cursor, Counter(checkpoint.cursor_keys)),
+        )
+
+    def begin_page(self, items: list[RawItem]) -> None:
+        self.current = items
+        self.consumed = 0
+
+    def finish_page(self, page: Page[RawItem], ts_field: str | None) -> None:
+        """All of `page` was yielded: move the cursor past it."""
+        self.ts_field = ts_field
+        self.consumed = len(page.items)
+        self.cursor = self._advance(page.items, len(page.items), ts_field)
+        self.yielded += len(page.items)
+        self.offset = page.offset + max(page.response_count, len(page.items))
+        self.last_page_items = page.items
+        self.current = []
+        self.consumed = 0
+
+    def yielded_items(self) -> int:
+        return self.yielded + self.consumed
+
+    def next_offset_for_resume(self) -> int:
+        return self.offset + self.consumed if self.consumed else self.offset
+
+    def cursor_now(self) -> _Cursor:
+        if self.consumed and self.current:
+            return self._advance(self.current, self.consumed, self.ts_field)
+        return self.cursor
+
+    def _advance(self, items: list[RawItem], n: int, ts_field: str | None) -> _Cursor:
+        if ts_field is None or n == 0:
+            return self.cursor
+        last = items[n - 1].get(ts_field)
+        if not isinstance(last, int):
+            return self.cursor
+        keys: Counter[str] = Counter()
+        index = n - 1
+        while index >= 0 and items[index].get(ts_field) == last:
+            keys[_entry_key(items[index])] += 1
+            index -= 1
+        if index < 0 and self.cursor.ts == last:
+            keys.update(self.cursor.keys)
+        return _Cursor(last, keys)

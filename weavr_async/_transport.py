@@ -1,0 +1,440 @@
+"""The one place where HTTP happens: URLs, headers, retries, rate limits, errors, decoding.
+
+Everything the SDK sends goes through `Transport.send`, so retries, the client-wide
+concurrency cap, the rate-limit gate, logging and error mapping exist exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Generator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+import aiohttp
+import attrs
+import backoff
+import orjson
+
+from ._operation import Operation, QueryPairs
+from .errors import APIError, RateLimited, TransportError, error_class_for
+from .models import Secret
+
+__all__ = ["Auth", "Response", "Retry", "Transport", "TransportStats"]
+
+log = logging.getLogger("weavr_async")
+
+SANDBOX_URL = "https://sandbox.weavr.io/multi/backoffice"
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_USER_AGENT = "weavr-async/0.1"
+
+
+class Auth(Protocol):
+    """Supplies the identity's bearer token and forgets one the API refused."""
+
+    async def token(self) -> str: ...
+
+    def invalidate(self, token: str) -> None: ...
+
+
+@attrs.frozen
+class Retry:
+    """How failed requests are retried (with `backoff`'s exponential waits, full jitter).
+
+    `max_attempts` counts the first try. A 429's `x-ratelimit-reset` replaces the computed wait,
+    capped by `max_rate_limit_wait`.
+    """
+
+    max_attempts: int = 5
+    base_delay: float = 0.2
+    max_delay: float = 10.0
+    max_rate_limit_wait: float = 60.0
+
+    @classmethod
+    def disabled(cls) -> Retry:
+        return cls(max_attempts=1)
+
+
+@attrs.define
+class TransportStats:
+    """Counters a job can report: requests sent, retries, 429s seen, time spent waiting."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    token_refreshes: int = 0
+    rate_limit_wait_seconds: float = 0.0
+
+
+@attrs.frozen
+class Response:
+    status: int
+    data: Any
+    request_ref: str | None
+    headers: Mapping[str, str] = attrs.field(repr=False)
+
+
+class _Retryable(Exception):
+    """Raised inside one attempt when another may follow; carries the final error to raise."""
+
+    def __init__(self, error: Exception, wait_hint: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.wait_hint = wait_hint
+
+
+class _RateGate:
+    """Holds every request of the client while a 429's reset window runs, so one throttled
+    request slows the whole client down instead of each task hammering on its own."""
+
+    def __init__(self) -> None:
+        self._open_at = 0.0
+
+    def close_for(self, seconds: float) -> None:
+        self._open_at = max(self._open_at, time.monotonic() + seconds)
+
+    async def wait(self) -> float:
+        delay = self._open_at - time.monotonic()
+        if delay <= 0:
+            return 0.0
+        await asyncio.sleep(delay)
+        return delay
+
+
+def join_url(base_url: str, path: str) -> str:
+    """Join the base (which has a path of its own, e.g. /multi/backoffice) and an API path."""
+    return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def parse_rate_limit_reset(headers: Mapping[str, str]) -> float | None:
+    """Seconds until the throttling window resets, from `x-ratelimit-reset`."""
+    raw = headers.get("x-ratelimit-reset")
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def error_from_response(
+    op: Operation, status: int, headers: Mapping[str, str], body: bytes
+) -> APIError:
+    """The typed exception for an error response, with whatever the body says about it."""
+    data: Any = None
+    if body:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            data = None
+    error_code = message = None
+    validation: list[Mapping[str, Any]] = []
+    if isinstance(data, Mapping):
+        error_code = _str_or_none(data.get("errorCode")) or _str_or_none(data.get("code"))
+        message = _str_or_none(data.get("message"))
+        raw_validation = data.get("validationErrors")
+        if isinstance(raw_validation, list):
+            validation.extend(v for v in raw_validation if isinstance(v, Mapping))
+        syntax = data.get("syntaxErrors")
+        if isinstance(syntax, Mapping) and isinstance(syntax.get("invalidFields"), list):
+            validation.extend(v for v in syntax["invalidFields"] if isinstance(v, Mapping))
+    if message is None and data is None and body:
+        message = body[:200].decode("utf-8", "replace")
+    cls = error_class_for(status)
+    kwargs: dict[str, Any] = {
+        "error_code": error_code,
+        "message": message,
+        "validation_errors": validation,
+        "request_ref": headers.get("request-ref"),
+        "operation": op.operation_id,
+        "body": data,
+    }
+    if cls is RateLimited:
+        return RateLimited(status, retry_after=parse_rate_limit_reset(headers), **kwargs)
+    return cls(status, **kwargs)
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+class Transport:
+    """Sends operations to the API over one shared `aiohttp.ClientSession`."""
+
+    def __init__(
+        self,
+        *,
+        api_key: Secret,
+        base_url: str,
+        session: aiohttp.ClientSession | None,
+        timeout: float,
+        retry: Retry,
+        max_concurrency: int,
+        ssl: Any = True,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self._session = session
+        self._owns_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self.retry = retry
+        self.max_concurrency = max_concurrency
+        self._ssl = ssl
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._gate = _RateGate()
+        self.stats = TransportStats()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"Transport(base_url={self.base_url!r}, max_concurrency={self.max_concurrency})"
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("this BackOffice client is closed")
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=max(self.max_concurrency, 10), ssl=self._ssl)
+            self._session = aiohttp.ClientSession(
+                connector=connector, headers={"user-agent": _USER_AGENT}
+            )
+        return self._session
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+    async def send(
+        self,
+        op: Operation,
+        *,
+        path_params: Mapping[str, str] | None = None,
+        query: QueryPairs | None = None,
+        json_body: Any = None,
+        auth: Auth | None = None,
+        idempotency_ref: str | None = None,
+        decode: bool = True,
+    ) -> Response:
+        """Send one logical call, retrying as the operation allows; raise typed errors.
+
+        The `idempotency-ref` is fixed here, once per logical call, so every retry repeats it.
+        """
+        if op.idempotency_ref and idempotency_ref is None:
+            idempotency_ref = str(uuid.uuid4())
+        body = orjson.dumps(json_body) if json_body is not None else None
+        url = join_url(self.base_url, op.render_path(path_params or {}))
+        attempt_state = _AttemptState()
+
+        async def attempt() -> Response:
+            return await self._attempt(
+                op, url, query or [], body, auth, idempotency_ref, decode, attempt_state
+            )
+
+        retrying = backoff.on_exception(
+            self._wait_gen,
+            _Retryable,
+            max_tries=self.retry.max_attempts,
+            jitter=None,
+            on_backoff=self._on_backoff(op),
+            logger=None,
+        )(attempt)
+        try:
+            return await retrying()
+        except _Retryable as exhausted:
+            raise exhausted.error from exhausted.error.__cause__
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        op: Operation,
+        *,
+        path_params: Mapping[str, str],
+        query: QueryPairs,
+        auth: Auth | None,
+        accept: str,
+    ) -> AsyncIterator[aiohttp.StreamReader]:
+        """Open a response body as a stream (statement downloads): no retry once bytes flow."""
+        url = join_url(self.base_url, op.render_path(path_params))
+        refreshed = False
+        while True:
+            token = await auth.token() if auth is not None else None
+            headers = self._headers(token, None)
+            headers["accept"] = accept
+            await self._gate.wait()
+            async with self._slots:
+                self.stats.requests += 1
+                try:
+                    async with self._client().request(
+                        op.method,
+                        url,
+                        params=query,
+                        headers=headers,
+                        timeout=self._timeout,
+                        ssl=self._ssl,
+                    ) as resp:
+                        if resp.status == 401 and token is not None and not refreshed:
+                            refreshed = True
+                            self._refresh(auth, token)
+                            continue
+                        if resp.status >= 400:
+                            raise error_from_response(
+                                op, resp.status, resp.headers, await resp.read()
+                            )
+                        yield resp.content
+                        return
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    raise TransportError(
+                        f"{op.operation_id}: {type(exc).__name__}: {exc}",
+                        operation=op.operation_id,
+                    ) from exc
+
+    def _headers(self, token: str | None, idempotency_ref: str | None) -> dict[str, str]:
+        headers = {"api-key": self._api_key.reveal(), "accept": "application/json"}
+        if token is not None:
+            headers["authorization"] = f"Bearer {token}"
+        if idempotency_ref is not None:
+            headers["idempotency-ref"] = idempotency_ref
+        return headers
+
+    def _refresh(self, auth: Auth | None, token: str) -> None:
+        if auth is not None:
+            auth.invalidate(token)
+            self.stats.token_refreshes += 1
+
+    async def _attempt(
+        self,
+        op: Operation,
+        url: str,
+        query: QueryPairs,
+        body: bytes | None,
+        auth: Auth | None,
+        idempotency_ref: str | None,
+        decode: bool,
+        state: _AttemptState,
+    ) -> Response:
+        token = await auth.token() if auth is not None else None
+        headers = self._headers(token, idempotency_ref)
+        if body is not None:
+            headers["content-type"] = "application/json"
+        waited = await self._gate.wait()
+        self.stats.rate_limit_wait_seconds += waited
+        started = time.monotonic()
+        async with self._slots:
+            self.stats.requests += 1
+            try:
+                async with self._client().request(
+                    op.method,
+                    url,
+                    params=query,
+                    data=body,
+                    headers=headers,
+                    timeout=self._timeout,
+                    ssl=self._ssl,
+                    allow_redirects=False,
+                ) as resp:
+                    status = resp.status
+                    raw = await resp.read()
+                    resp_headers = resp.headers
+                    content_type = resp.content_type
+            except aiohttp.ClientConnectorError as exc:
+                # Never reached the server: every operation may try again.
+                raise _Retryable(self._transport_error(op, exc)) from exc
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                # The request may have reached the server and been applied: only operations
+                # that are safe to repeat go again.
+                error = self._transport_error(op, exc)
+                if op.retry_safe:
+                    raise _Retryable(error) from exc
+                raise error from exc
+        request_ref = resp_headers.get("request-ref")
+        log.debug(
+            "%s %s -> %s in %.1f ms (request-ref %s)",
+            op.method,
+            op.operation_id,
+            status,
+            (time.monotonic() - started) * 1000,
+            request_ref,
+        )
+        if status == 401 and token is not None and not state.refreshed:
+            # The token expired or was revoked: get a new one once, and go again at once.
+            state.refreshed = True
+            self._refresh(auth, token)
+            return await self._attempt(op, url, query, body, auth, idempotency_ref, decode, state)
+        if status >= 400:
+            api_error = error_from_response(op, status, resp_headers, raw)
+            if status == 429:
+                self.stats.rate_limited += 1
+                reset = parse_rate_limit_reset(resp_headers)
+                wait = min(reset if reset is not None else 1.0, self.retry.max_rate_limit_wait)
+                self._gate.close_for(wait)
+                # A 429 is a refusal to act: retrying it cannot apply anything twice.
+                raise _Retryable(api_error, wait_hint=0.0)
+            if status in _RETRY_STATUSES and op.retry_safe:
+                raise _Retryable(api_error)
+            raise api_error
+        data: Any = None
+        if decode and raw:
+            if content_type not in ("application/json", "application/octet-stream", ""):
+                error = TransportError(
+                    f"{op.operation_id}: expected JSON, got {content_type!r} "
+                    f"(request-ref {request_ref})",
+                    operation=op.operation_id,
+                )
+                if op.retry_safe:
+                    raise _Retryable(error)
+                raise error
+            try:
+                data = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                error = TransportError(
+                    f"{op.operation_id}: unreadable JSON body ({exc}) (request-ref {request_ref})",
+                    operation=op.operation_id,
+                )
+                if op.retry_safe:
+                    raise _Retryable(error) from exc
+                raise error from exc
+        elif not decode:
+            data = raw
+        return Response(status=status, data=data, request_ref=request_ref, headers=resp_headers)
+
+    def _transport_error(self, op: Operation, exc: BaseException) -> TransportError:
+        kind = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+        return TransportError(f"{op.operation_id}: {kind}", operation=op.operation_id)
+
+    def _wait_gen(self) -> Generator[float, Any, None]:
+        """`backoff` wait generator: exponential with full jitter, or the API's own hint."""
+        expo = backoff.expo(factor=self.retry.base_delay, max_value=self.retry.max_delay)
+        next(expo)
+        failure = yield 0.0
+        while True:
+            step = next(expo) or 0.0
+            hint = failure.wait_hint if isinstance(failure, _Retryable) else None
+            failure = yield hint if hint is not None else random.uniform(0, step)
+
+    def _on_backoff(self, op: Operation) -> Any:
+        def record(details: Mapping[str, Any]) -> None:
+            self.stats.retries += 1
+            exc = details.get("exception")
+            reason = exc.error if isinstance(exc, _Retryable) else exc
+            log.info(
+                "retrying %s (attempt %s) after %.2fs: %s",
+                op.operation_id,
+                details.get("tries"),
+                details.get("wait", 0.0),
+                reason,
+            )
+
+        return record
+
+
+@attrs.define
+class _AttemptState:
+    refreshed: bool = False

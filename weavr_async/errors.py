@@ -1,0 +1,145 @@
+"""The exception hierarchy: one root, client-side validation, HTTP errors keyed by status."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "InvalidRequest",
+    "NotFound",
+    "RateLimited",
+    "ServerError",
+    "TransportError",
+    "Unauthorized",
+    "WeavrError",
+]
+
+
+class WeavrError(Exception):
+    """Root of every error raised by weavr-async."""
+
+
+class InvalidRequest(WeavrError, ValueError):
+    """A call was rejected on the client side, before any request was sent.
+
+    `field` names the offending argument (in the SDK's snake_case), so a caller can point
+    at it without parsing the message.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class TransportError(WeavrError):
+    """The network failed (connect, reset, timeout, unreadable body) and retries ran out."""
+
+    def __init__(self, message: str, *, operation: str | None = None) -> None:
+        super().__init__(message)
+        self.operation = operation
+
+
+class APIError(WeavrError):
+    """The API answered with an error status; subclasses are keyed by status."""
+
+    status: int
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        error_code: str | None = None,
+        message: str | None = None,
+        validation_errors: Sequence[Mapping[str, Any]] = (),
+        request_ref: str | None = None,
+        operation: str | None = None,
+        body: Any = None,
+    ) -> None:
+        self.status = status
+        self.error_code = error_code
+        self.message = message
+        self.validation_errors: tuple[Mapping[str, Any], ...] = tuple(validation_errors)
+        self.request_ref = request_ref
+        self.operation = operation
+        self.body = body
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [f"{self.status}"]
+        if self.error_code:
+            parts.append(self.error_code)
+        if self.message:
+            parts.append(self.message)
+        text = " ".join(parts)
+        if self.validation_errors:
+            fields = ", ".join(
+                f"{v.get('fieldName', '?')}: {v.get('error', v.get('message', '?'))}"
+                for v in self.validation_errors
+            )
+            text += f" [{fields}]"
+        if self.operation:
+            text = f"{self.operation}: {text}"
+        if self.request_ref:
+            text += f" (request-ref {self.request_ref})"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status}, error_code={self.error_code!r}, "
+            f"message={self.message!r}, request_ref={self.request_ref!r})"
+        )
+
+
+class BadRequest(APIError):
+    """400: the API judged the request invalid."""
+
+
+class Unauthorized(APIError):
+    """401: the API key or the identity's access token was refused."""
+
+
+class Forbidden(APIError):
+    """403: the identity may not act on that resource."""
+
+
+class NotFound(APIError):
+    """404: no such resource."""
+
+
+class Conflict(APIError):
+    """409: the resource's state forbids the action; `error_code` says why."""
+
+
+class RateLimited(APIError):
+    """429: too many requests; `retry_after` is the API's `x-ratelimit-reset` in seconds."""
+
+    def __init__(self, status: int, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(status, **kwargs)
+
+
+class ServerError(APIError):
+    """5xx: the API failed."""
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    429: RateLimited,
+}
+
+
+def error_class_for(status: int) -> type[APIError]:
+    """The exception class the SDK raises for an HTTP error status."""
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, APIError)

@@ -1,0 +1,48 @@
+"""Access tokens for identities (the client obtains them by itself; this is the raw call)."""
+
+from __future__ import annotations
+
+import warnings
+
+from .._operation import Operation
+from ..models import AccessToken, Identity
+from . import _base as v
+
+REQUEST = Operation(
+    "requestAccessToken",
+    "POST",
+    "/access_token",
+    secured=False,
+    naturally_idempotent=True,  # asking again only yields another valid token
+)
+IMPERSONATE = Operation(
+    "impersonateIdentityLogin", "POST", "/impersonate_identity_login", deprecated=True
+)
+
+
+def identity_body(identity: object, field: str = "identity") -> dict[str, object]:
+    if not isinstance(identity, Identity):
+        raise v.InvalidRequest(field, "expected an Identity (Identity.corporate('...'))")
+    return {
+        "identity": {
+            "type": v.choice(identity.type, f"{field}.type", ("CORPORATE", "CONSUMER")),
+            "id": v.identifier(identity.id, f"{field}.id"),
+        }
+    }
+
+
+class AccessTokens(v.Resource):
+    async def create(self, identity: Identity) -> AccessToken:
+        """A new bearer token for `identity` (`POST /access_token`, with the API key only)."""
+        return await self._call(REQUEST, AccessToken, body=identity_body(identity))
+
+
+class Impersonation(v.Resource):
+    async def login(self, identity: Identity) -> AccessToken:
+        warnings.warn(
+            "impersonateIdentityLogin is deprecated by the API; tokens come from "
+            "POST /access_token, which the client calls by itself",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return await self._call(IMPERSONATE, AccessToken, body=identity_body(identity))
