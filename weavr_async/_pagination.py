@@ -33,8 +33,8 @@ import attrs
 import orjson
 
 from ._operation import Operation, QueryPairs, query_pairs
-from .errors import TransportError
-from .models import CurrencyAmount, structure
+from .errors import MalformedResponse, TransportError
+from .models import CurrencyAmount, structure, structure_many
 
 __all__ = [
     "Checkpoint",
@@ -282,12 +282,16 @@ class Stream(Generic[T]):
         # Building thousands of small objects makes the cyclic collector run over and over
         # for nothing (they hold no cycles): pausing it for one page's decode was measured to
         # save about a third of the decode time (benchmarks/bench_models.py).
-        convert = structure
-        cls = self._item_type
         enabled = gc.isenabled()
         gc.disable()
         try:
-            return [convert(item, cls) for item in items]
+            return structure_many(items, self._item_type)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise MalformedResponse(
+                f"{self._endpoint.operation.operation_id}: an item does not fit "
+                f"{self._item_type.__name__}: {type(exc).__name__}: {exc}",
+                operation=self._endpoint.operation.operation_id,
+            ) from exc
         finally:
             if enabled:
                 gc.enable()

@@ -22,7 +22,7 @@ import backoff
 import orjson
 
 from ._operation import Operation, QueryPairs
-from .errors import APIError, RateLimited, TransportError, error_class_for
+from .errors import APIError, MalformedResponse, RateLimited, TransportError, error_class_for
 from .models import Secret
 
 __all__ = ["Auth", "Response", "Retry", "Transport", "TransportStats"]
@@ -383,7 +383,7 @@ class Transport:
         data: Any = None
         if decode and raw:
             if content_type not in ("application/json", "application/octet-stream", ""):
-                error = TransportError(
+                error = MalformedResponse(
                     f"{op.operation_id}: expected JSON, got {content_type!r} "
                     f"(request-ref {request_ref})",
                     operation=op.operation_id,
@@ -394,7 +394,7 @@ class Transport:
             try:
                 data = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                error = TransportError(
+                error = MalformedResponse(
                     f"{op.operation_id}: unreadable JSON body ({exc}) (request-ref {request_ref})",
                     operation=op.operation_id,
                 )

@@ -11,6 +11,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "InvalidRequest",
+    "MalformedResponse",
     "NotFound",
     "RateLimited",
     "ServerError",
@@ -43,6 +44,11 @@ class TransportError(WeavrError):
     def __init__(self, message: str, *, operation: str | None = None) -> None:
         super().__init__(message)
         self.operation = operation
+
+
+class MalformedResponse(TransportError):
+    """The API answered with a body that cannot be read as the contract says (not JSON,
+    truncated, or missing required fields)."""
 
 
 class APIError(WeavrError):

@@ -1,6 +1,6 @@
 """Typed models of the API's requests and responses (attrs classes, no I/O)."""
 
-from ._converter import converter, structure, unstructure
+from ._converter import converter, structure, structure_many, unstructure
 from .bulks import (
     BulkOperation,
     BulkOperationStatusCount,
@@ -97,5 +97,6 @@ __all__ = [
     "UserCurrencyTransactionDetails",
     "converter",
     "structure",
+    "structure_many",
     "unstructure",
 ]

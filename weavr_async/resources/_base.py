@@ -17,6 +17,7 @@ from .._operation import Operation, QueryPairs, epoch_millis
 from .._pagination import Checkpoint, Endpoint, Progress, Stream
 from .._transport import Auth, Transport
 from ..errors import InvalidRequest as InvalidRequest
+from ..errors import MalformedResponse
 from ..models import CalendarDate, CurrencyAmount, InstrumentRef, structure
 
 T = TypeVar("T")
@@ -99,7 +100,14 @@ class Resource:
         )
         if into is None:
             return None
-        return structure(response.data, into)
+        try:
+            return structure(response.data, into)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise MalformedResponse(
+                f"{op.operation_id}: the response does not fit {into.__name__}: "
+                f"{type(exc).__name__}: {exc} (request-ref {response.request_ref})",
+                operation=op.operation_id,
+            ) from exc
 
     def _stream(
         self,
