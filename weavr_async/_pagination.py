@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+PAGE_TASK_NAME = "weavr-async-page"
 Order = Literal["ASC", "DESC"]
 RawItem = dict[str, Any]
 FetchPage = Callable[[QueryPairs], Awaitable[Mapping[str, Any]]]
@@ -400,7 +401,8 @@ class Stream(Generic[T]):
 
         def launch() -> None:
             while offsets and len(in_flight) < self._concurrency:
-                in_flight.append(asyncio.ensure_future(self._get(pairs, offsets.popleft())))
+                fetch = self._get(pairs, offsets.popleft())
+                in_flight.append(asyncio.create_task(fetch, name=PAGE_TASK_NAME))
 
         try:
             launch()
