@@ -1,0 +1,1 @@
+"""Benchmarks of weavr-async: run with `make bench` or `python -m benchmarks [name ...]`."""

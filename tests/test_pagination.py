@@ -1,0 +1,305 @@
+"""The pagination engine against the simulator: exact, ordered, concurrent, bounded, resumable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from conftest import FAST_RETRY
+
+from weavr_async import BackOffice, Checkpoint, Identity, InvalidRequest, Progress
+from weavr_async._pagination import PAGE_TASK_NAME
+from weavr_async.testing import FakeBackOffice
+
+
+def ids(entries: list[dict[str, object]]) -> list[str]:
+    return [e["transactionId"]["id"] for e in entries]  # type: ignore[index]
+
+
+def page_tasks() -> list[asyncio.Task[object]]:
+    return [t for t in asyncio.all_tasks() if t.get_name() == PAGE_TASK_NAME]
+
+
+@pytest.fixture
+async def traced() -> AsyncIterator[tuple[aiohttp.ClientSession, dict[str, int]]]:
+    """A session that counts requests in flight, through aiohttp's own tracing hooks."""
+    counts = {"now": 0, "peak": 0}
+    trace = aiohttp.TraceConfig()
+
+    async def started(*_: object) -> None:
+        counts["now"] += 1
+        counts["peak"] = max(counts["peak"], counts["now"])
+
+    async def ended(*_: object) -> None:
+        counts["now"] -= 1
+
+    trace.on_request_start.append(started)
+    trace.on_request_end.append(ended)
+    trace.on_request_exception.append(ended)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+        yield session, counts
+
+
+@pytest.mark.parametrize("order", ["ASC", "DESC"])
+async def test_account_statement_walk_is_exact_and_ordered(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity, order: str
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR", history=2_345)
+    expected = ids(fake.ledger(account))
+    if order == "DESC":
+        expected.reverse()
+    stream = bo.identity(corp).managed_accounts.statement(
+        account.id,
+        order=order,
+        page_size=200,
+        concurrency=5,  # type: ignore[arg-type]
+    )
+    got = [e.transaction_id.id async for e in stream]
+    assert got == expected
+    assert stream.progress.items == stream.progress.total == 2_345
+
+
+async def test_pages_are_fetched_concurrently_up_to_the_stream_limit(
+    fake: FakeBackOffice, corp: Identity, traced: tuple[aiohttp.ClientSession, dict[str, int]]
+) -> None:
+    session, counts = traced
+    account = fake.add_managed_account(corp.id, currency="EUR", history=3_000)
+    async with BackOffice(api_key=fake.api_key, base_url=fake.url, session=session) as client:
+        await client.identity(corp).managed_accounts.get(account.id)
+        fake.latency = 0.02
+        stream = client.identity(corp).managed_accounts.statement(
+            account.id, page_size=100, concurrency=6
+        )
+        entries = await stream.collect()
+    assert len(entries) == 3_000
+    assert counts["peak"] == 6
+
+
+async def test_client_wide_cap_bounds_many_streams_together(
+    fake: FakeBackOffice, corp: Identity, traced: tuple[aiohttp.ClientSession, dict[str, int]]
+) -> None:
+    session, counts = traced
+    accounts = [fake.add_managed_account(corp.id, currency="EUR", history=800) for _ in range(4)]
+    async with BackOffice(
+        api_key=fake.api_key, base_url=fake.url, session=session, max_concurrency=5
+    ) as client:
+        acme = client.identity(corp)
+        fake.latency = 0.01
+        walks = [
+            acme.managed_accounts.statement(a.id, page_size=50, concurrency=8).collect()
+            for a in accounts
+        ]
+        results = await asyncio.gather(*walks)
+    assert [len(r) for r in results] == [800] * 4
+    assert counts["peak"] == 5
+
+
+async def test_a_stalled_consumer_holds_the_fetching_back(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR", history=5_000)
+    await bo.identity(corp).managed_accounts.get(account.id)
+    stream = bo.identity(corp).managed_accounts.statement(account.id, page_size=100, concurrency=3)
+    items = stream.__aiter__()
+    await items.__anext__()
+    await asyncio.sleep(0.3)
+    # The first page, and no more than `concurrency` pages ahead of the consumer.
+    assert fake.count("managedAccountStatement") == 1 + 3
+    await items.aclose()  # type: ignore[attr-defined]
+    assert page_tasks() == []
+
+
+async def test_walk_survives_new_transactions_arriving(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR", history=1_500)
+    snapshot = list(reversed(ids(fake.ledger(account))))
+    fake.arrivals_per_statement_request = 3
+    stream = bo.identity(corp).managed_accounts.statement(account.id, page_size=100)
+    got = [e.transaction_id.id async for e in stream]
+    assert got == snapshot
+    assert len(fake.ledger(account)) > 1_500  # the arrivals really happened
+    assert stream.progress.repairs == 0
+
+
+async def test_ascending_walk_excludes_arrivals_too(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    card = fake.add_managed_card(corp.id, currency="EUR", history=700)
+    snapshot = ids(fake.ledger(card))
+    fake.arrivals_per_statement_request = 2
+    got = [
+        e.transaction_id.id
+        async for e in bo.identity(corp).managed_cards.statement(card.id, order="ASC")
+    ]
+    assert got == snapshot
+
+
+async def test_transfers_walk_is_a_snapshot(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    fake.add_managed_account(corp.id, currency="EUR", history=50)
+    fake.add_managed_account(corp.id, currency="EUR", history=50)
+    fake.add_transfers(corp.id, count=450)
+    first = [t.id async for t in bo.identity(corp).transfers.list(concurrency=4)]
+    assert len(first) == len(set(first)) == 450
+    fake.arrivals_per_transfers_request = 2
+    second = [t.id async for t in bo.identity(corp).transfers.list(concurrency=4)]
+    assert second == first
+
+
+async def test_walk_is_exact_under_faults(fake: FakeBackOffice, corp: Identity) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR", history=3_000)
+    expected = ids(fake.ledger(account))
+    fake.faults.script(status=503, count=3, operation_id="managedAccountStatement")
+    fake.faults.script_rate_limit(count=2, reset=0, operation_id="managedAccountStatement")
+    fake.faults.script_drop(count=2, operation_id="managedAccountStatement")
+    fake.faults.script_malformed(count=1, kind="truncated")
+    async with BackOffice(
+        api_key=fake.api_key, base_url=fake.url, retry=FAST_RETRY, timeout=5
+    ) as client:
+        stream = client.identity(corp).managed_accounts.statement(
+            account.id, order="ASC", page_size=250, concurrency=4
+        )
+        got = [e.transaction_id.id async for e in stream]
+        assert client.stats.retries >= 8
+    assert got == expected
+
+
+async def test_checkpoint_resumes_exactly_the_rest(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR", history=1_000)
+    expected = list(reversed(ids(fake.ledger(account))))
+    acme = bo.identity(corp)
+    stream = acme.managed_accounts.statement(account.id, page_size=100, concurrency=3)
+    seen: list[str] = []
+    async for entry in stream:
+        seen.append(entry.transaction_id.id)
+        if len(seen) == 437:
+            break
+    saved = stream.checkpoint.to_json()
+    assert stream.checkpoint.yielded == 437
+    fake.post_transactions(account, 25)  # arrivals between the two runs
+    resumed = acme.managed_accounts.statement(
+        account.id, page_size=100, concurrency=3, checkpoint=Checkpoint.from_json(saved)
+    )
+    rest = [e.transaction_id.id async for e in resumed]
+    assert seen + rest == expected
+
+
+async def test_checkpoint_from_pages_mode_and_raw_mode(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR", history=900)
+    expected = ids(fake.ledger(account))
+    acme = bo.identity(corp)
+    stream = acme.managed_accounts.statement(account.id, order="ASC", page_size=200)
+    first: list[str] = []
+    async for page in stream.pages():
+        first.extend(e.transaction_id.id for e in page.items)
+        assert page.count == 900 and page.response_count == len(page.items)
+        assert page.start_balance is not None and page.end_balance is not None
+        break
+    resumed = acme.managed_accounts.statement(
+        account.id, order="ASC", page_size=200, checkpoint=stream.checkpoint
+    )
+    rest = ids([e async for e in resumed.raw()])
+    assert first + rest == expected
+
+
+async def test_checkpoint_must_match_the_call(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR", history=10)
+    acme = bo.identity(corp)
+    stream = acme.managed_accounts.statement(account.id, order="ASC")
+    await stream.collect()
+    with pytest.raises(InvalidRequest, match="checkpoint"):
+        acme.managed_accounts.statement(account.id, order="DESC", checkpoint=stream.checkpoint)
+    with pytest.raises(ValueError):
+        Checkpoint.from_json('{"version": 99}')
+
+
+async def test_cancelled_walks_leak_no_task_or_connection(
+    fake: FakeBackOffice, corp: Identity
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR", history=4_000)
+    connector = aiohttp.TCPConnector(limit=4)
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        BackOffice(api_key=fake.api_key, base_url=fake.url, session=session) as client,
+    ):
+        acme = client.identity(corp)
+        await acme.managed_accounts.get(account.id)
+        fake.latency = 0.05
+
+        async def consume() -> None:
+            async for _ in acme.managed_accounts.statement(account.id, concurrency=4, page_size=50):
+                await asyncio.sleep(0)
+
+        for _ in range(3):
+            task = asyncio.create_task(consume())
+            await asyncio.sleep(0.12)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        await asyncio.sleep(0.01)
+        assert page_tasks() == []
+        # Had a connection leaked, this walk would starve on the 4-connection pool.
+        fake.latency = 0.0
+        whole = await asyncio.wait_for(
+            acme.managed_accounts.statement(account.id, concurrency=4).collect(), timeout=10
+        )
+        assert len(whole) == 4_000
+
+
+async def test_breaking_out_closes_the_walk(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR", history=2_000)
+    fake.latency = 0.02
+    stream = bo.identity(corp).managed_accounts.statement(account.id, page_size=100)
+    pages = stream.pages()
+    async for _ in pages:
+        break
+    await pages.aclose()  # type: ignore[attr-defined]
+    assert page_tasks() == []
+
+
+async def test_progress_is_reported_per_page(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR", history=1_050)
+    reports: list[tuple[int, int, int | None]] = []
+
+    def record(progress: Progress) -> None:
+        reports.append((progress.items, progress.pages, progress.total))
+
+    await (
+        bo.identity(corp)
+        .managed_accounts.statement(account.id, page_size=500, on_progress=record)
+        .collect()
+    )
+    assert reports == [(500, 1, 1_050), (1_000, 2, 1_050), (1_050, 3, 1_050)]
+
+
+async def test_page_size_is_checked_against_each_endpoints_cap(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    acme = bo.identity(corp)
+    acme.managed_accounts.statement("1", page_size=500)
+    with pytest.raises(InvalidRequest) as accounts:
+        acme.managed_accounts.statement("1", page_size=501)
+    assert accounts.value.field == "page_size"
+    with pytest.raises(InvalidRequest):
+        acme.managed_cards.statement("1", page_size=101)
+    with pytest.raises(InvalidRequest):
+        acme.transfers.list(page_size=0)
+    with pytest.raises(InvalidRequest):
+        acme.bulks.list(page_size=101)
+    with pytest.raises(InvalidRequest):
+        acme.managed_accounts.statement("1", concurrency=0)
+    assert fake.requests == []
