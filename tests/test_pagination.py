@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from conftest import FAST_RETRY
 
-from weavr_async import BackOffice, Checkpoint, Identity, InvalidRequest, Progress
+from weavr_async import BackOffice, Checkpoint, Identity, InvalidRequest, Progress, Retry
 from weavr_async._pagination import PAGE_TASK_NAME
 from weavr_async.testing import FakeBackOffice
 
@@ -107,7 +106,7 @@ async def test_a_stalled_consumer_holds_the_fetching_back(
     await asyncio.sleep(0.3)
     # The first page, and no more than `concurrency` pages ahead of the consumer.
     assert fake.count("managedAccountStatement") == 1 + 3
-    await items.aclose()  # type: ignore[attr-defined]
+    await items.aclose()
     assert page_tasks() == []
 
 
@@ -115,12 +114,14 @@ async def test_walk_survives_new_transactions_arriving(
     fake: FakeBackOffice, bo: BackOffice, corp: Identity
 ) -> None:
     account = fake.add_managed_account(corp.id, currency="EUR", history=1_500)
-    snapshot = list(reversed(ids(fake.ledger(account))))
+    # Three transactions arrive before the simulator serves each statement request: the walk's
+    # snapshot is the ledger as its first request saw it, 1,503 entries, newest first.
     fake.arrivals_per_statement_request = 3
     stream = bo.identity(corp).managed_accounts.statement(account.id, page_size=100)
     got = [e.transaction_id.id async for e in stream]
-    assert got == snapshot
-    assert len(fake.ledger(account)) > 1_500  # the arrivals really happened
+    ledger = ids(fake.ledger(account))
+    assert got == list(reversed(ledger[:1_503]))
+    assert len(ledger) == 1_500 + 3 * 16  # 16 pages, one request each: arrivals kept coming
     assert stream.progress.repairs == 0
 
 
@@ -128,13 +129,15 @@ async def test_ascending_walk_excludes_arrivals_too(
     fake: FakeBackOffice, bo: BackOffice, corp: Identity
 ) -> None:
     card = fake.add_managed_card(corp.id, currency="EUR", history=700)
-    snapshot = ids(fake.ledger(card))
     fake.arrivals_per_statement_request = 2
     got = [
         e.transaction_id.id
         async for e in bo.identity(corp).managed_cards.statement(card.id, order="ASC")
     ]
-    assert got == snapshot
+    ledger = ids(fake.ledger(card))
+    # The snapshot is pinned by the walk's first request (a one-entry probe for ASC walks).
+    assert got == ledger[:702]
+    assert len(ledger) > 702
 
 
 async def test_transfers_walk_is_a_snapshot(
@@ -147,7 +150,11 @@ async def test_transfers_walk_is_a_snapshot(
     assert len(first) == len(set(first)) == 450
     fake.arrivals_per_transfers_request = 2
     second = [t.id async for t in bo.identity(corp).transfers.list(concurrency=4)]
-    assert second == first
+    # The first request of the walk saw two new transfers (newest first); the later ones
+    # arrived after it and are not part of the snapshot.
+    assert second[2:] == first and len(set(second[:2]) - set(first)) == 2
+    third = [t.id async for t in bo.identity(corp).transfers.list(concurrency=4)]
+    assert len(third) > len(second) and third[-450:] == first
 
 
 async def test_walk_is_exact_under_faults(fake: FakeBackOffice, corp: Identity) -> None:
@@ -156,15 +163,19 @@ async def test_walk_is_exact_under_faults(fake: FakeBackOffice, corp: Identity) 
     fake.faults.script(status=503, count=3, operation_id="managedAccountStatement")
     fake.faults.script_rate_limit(count=2, reset=0, operation_id="managedAccountStatement")
     fake.faults.script_drop(count=2, operation_id="managedAccountStatement")
-    fake.faults.script_malformed(count=1, kind="truncated")
+    fake.faults.script_malformed(count=1, kind="truncated", operation_id="managedAccountStatement")
+    patient = Retry(max_attempts=12, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=0.05)
     async with BackOffice(
-        api_key=fake.api_key, base_url=fake.url, retry=FAST_RETRY, timeout=5
+        api_key=fake.api_key, base_url=fake.url, retry=patient, timeout=5
     ) as client:
         stream = client.identity(corp).managed_accounts.statement(
             account.id, order="ASC", page_size=250, concurrency=4
         )
         got = [e.transaction_id.id async for e in stream]
-        assert client.stats.retries >= 8
+        # Every scripted fault was met (aiohttp itself may silently repeat a GET whose reused
+        # keep-alive connection was dropped, so the SDK saw at least the other seven).
+        assert fake.faults.pending == 0
+        assert client.stats.retries >= 7
     assert got == expected
 
 
@@ -265,7 +276,7 @@ async def test_breaking_out_closes_the_walk(
     pages = stream.pages()
     async for _ in pages:
         break
-    await pages.aclose()  # type: ignore[attr-defined]
+    await pages.aclose()
     assert page_tasks() == []
 
 

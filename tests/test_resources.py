@@ -104,8 +104,8 @@ async def test_download_statement_streams_csv_and_pdf_to_disk(
     written = await acme.managed_accounts.download_statement(
         account.id, csv_path, format="csv", limit=50
     )
-    text = csv_path.read_text()
-    assert written == len(text.encode()) and len(text.strip().splitlines()) == 51
+    body = csv_path.read_bytes()
+    assert written == len(body) and len(body.decode().strip().splitlines()) == 51
     card = fake.add_managed_card(acme.identity.id, currency="EUR", history=5)
     pdf_path = tmp_path / "card.pdf"
     await acme.managed_cards.download_statement(card.id, pdf_path, format="pdf")

@@ -26,7 +26,8 @@ import asyncio
 import gc
 import hashlib
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from contextlib import aclosing
 from typing import Any, Generic, Literal, TypeVar
 
 import attrs
@@ -235,36 +236,40 @@ class Stream(Generic[T]):
             total=self.progress.total,
         )
 
-    def __aiter__(self) -> AsyncIterator[T]:
+    def __aiter__(self) -> AsyncGenerator[T, None]:
         return self._items(decode=True)
 
-    def raw(self) -> AsyncIterator[RawItem]:
+    def raw(self) -> AsyncGenerator[RawItem, None]:
         """The entries as the API's JSON objects, undecoded: the fastest way through a walk."""
         return self._items(decode=False)
 
-    async def pages(self) -> AsyncIterator[Page[T]]:
-        async for raw_page, body in self._walk():
-            page = self._typed_page(raw_page, body)
-            state = self._state
-            assert state is not None
-            state.consumed = len(raw_page.items)  # a page handed out counts as yielded
-            yield page
-            self._after_yield(raw_page)
+    async def pages(self) -> AsyncGenerator[Page[T], None]:
+        # Every nested walk is closed explicitly (aclosing): a consumer that stops early must
+        # cancel the page requests in flight now, not whenever the collector finds them.
+        async with aclosing(self._walk()) as walk:
+            async for raw_page, body in walk:
+                page = self._typed_page(raw_page, body)
+                state = self._state
+                assert state is not None
+                state.consumed = len(raw_page.items)  # a page handed out counts as yielded
+                yield page
+                self._after_yield(raw_page)
 
     async def collect(self) -> list[T]:
         return [item async for item in self]
 
     # -- walking --------------------------------------------------------------------------
 
-    async def _items(self, *, decode: bool) -> AsyncIterator[Any]:
-        async for raw_page, _ in self._walk():
-            items: list[Any] = self._decode(raw_page.items) if decode else raw_page.items
-            state = self._state
-            assert state is not None
-            for index, item in enumerate(items, 1):
-                state.consumed = index
-                yield item
-            self._after_yield(raw_page)
+    async def _items(self, *, decode: bool) -> AsyncGenerator[Any, None]:
+        async with aclosing(self._walk()) as walk:
+            async for raw_page, _ in walk:
+                items: list[Any] = self._decode(raw_page.items) if decode else raw_page.items
+                state = self._state
+                assert state is not None
+                for index, item in enumerate(items, 1):
+                    state.consumed = index
+                    yield item
+                self._after_yield(raw_page)
 
     def _after_yield(self, raw_page: Page[RawItem]) -> None:
         state = self._state
@@ -313,15 +318,17 @@ class Stream(Generic[T]):
             end_balance=end,
         )
 
-    async def _walk(self) -> AsyncIterator[tuple[Page[RawItem], Mapping[str, Any]]]:
+    async def _walk(self) -> AsyncGenerator[tuple[Page[RawItem], Mapping[str, Any]], None]:
         self.progress = Progress()
         state = _WalkState.from_checkpoint(self._start)
+        state.ts_field = self._timestamp_field()
         self._state = state
         self.progress.items = state.yielded
         rule = self._endpoint.snapshot
         pages = self._walk_offsets(state) if rule is None else self._walk_snapshot(state, rule)
-        async for item in pages:
-            yield item
+        async with aclosing(pages):
+            async for item in pages:
+                yield item
         self.progress.total = self.progress.items
 
     def _order(self, rule: SnapshotRule) -> Order:
@@ -333,7 +340,7 @@ class Stream(Generic[T]):
 
     async def _walk_snapshot(
         self, state: _WalkState, rule: SnapshotRule
-    ) -> AsyncIterator[tuple[Page[RawItem], Mapping[str, Any]]]:
+    ) -> AsyncGenerator[tuple[Page[RawItem], Mapping[str, Any]], None]:
         order = self._order(rule)
         user_lower = _as_int(self._params.get(rule.lower_param))
         user_upper = _as_int(self._params.get(rule.upper_param))
@@ -373,8 +380,10 @@ class Stream(Generic[T]):
             else:
                 segment_first = await self._get(pairs, 0)
             try:
-                async for item in self._segment(state, pairs, segment_first, keep):
-                    yield item
+                segment = self._segment(state, pairs, segment_first, keep)
+                async with aclosing(segment):
+                    async for item in segment:
+                        yield item
                 return
             except _CountChanged:
                 state.repairs += 1
@@ -389,7 +398,7 @@ class Stream(Generic[T]):
         *,
         start_offset: int = 0,
         dedupe: frozenset[str] = frozenset(),
-    ) -> AsyncIterator[tuple[Page[RawItem], Mapping[str, Any]]]:
+    ) -> AsyncGenerator[tuple[Page[RawItem], Mapping[str, Any]], None]:
         """Yield one segment's pages in order, fetching ahead with bounded concurrency."""
         page, body = first
         expected = page.count
@@ -421,9 +430,11 @@ class Stream(Generic[T]):
                 state.begin_page(items)
                 yield Page(items, page.offset, page.count, page.response_count), body
                 if in_flight:
-                    task = in_flight.popleft()
+                    # The awaited page stays in the window until it has arrived, so requests
+                    # in flight never exceed `concurrency`.
+                    current = await in_flight[0]
+                    in_flight.popleft()
                     launch()
-                    current = await task
                 else:
                     current = None
         finally:
@@ -434,17 +445,19 @@ class Stream(Generic[T]):
 
     async def _walk_offsets(
         self, state: _WalkState
-    ) -> AsyncIterator[tuple[Page[RawItem], Mapping[str, Any]]]:
+    ) -> AsyncGenerator[tuple[Page[RawItem], Mapping[str, Any]], None]:
         pairs = list(self._filters)
         offset = state.offset
         dedupe: frozenset[str] = frozenset()
         while True:
             first = await self._get(pairs, offset)
             try:
-                async for item in self._segment(
+                segment = self._segment(
                     state, pairs, first, None, start_offset=offset, dedupe=dedupe
-                ):
-                    yield item
+                )
+                async with aclosing(segment):
+                    async for item in segment:
+                        yield item
                 return
             except _CountChanged as changed:
                 state.repairs += 1
@@ -602,7 +615,6 @@ class _WalkState:
 
     def finish_page(self, page: Page[RawItem], ts_field: str | None) -> None:
         """All of `page` was yielded: move the cursor past it."""
-        self.ts_field = ts_field
         self.consumed = len(page.items)
         self.cursor = self._advance(page.items, len(page.items), ts_field)
         self.yielded += len(page.items)
