@@ -1,0 +1,8 @@
+"""`python -m weavr_async` runs the `weavr-async` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

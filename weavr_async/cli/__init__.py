@@ -1,0 +1,41 @@
+"""The `weavr-async` command (also `python -m weavr_async`): `demo`, `statement`, `simulate`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from ._demo import add_parser as add_demo
+from ._simulate import add_parser as add_simulate
+from ._statement import add_parser as add_statement
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="weavr-async",
+        description="Tools around the weavr-async SDK for the Weavr Multi BackOffice API v3.",
+    )
+    parser.add_argument("--version", action="version", version=f"weavr-async {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    add_demo(commands)
+    add_statement(commands)
+    add_simulate(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line with `argv` (default: `sys.argv[1:]`); the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        status: int = args.run(args)
+    except SystemExit as exit_:  # argparse: --help, --version, usage errors
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return status
