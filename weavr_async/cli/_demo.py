@@ -9,17 +9,20 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import aiohttp
 import attrs
 
 from .. import BackOffice, Identity, Retry, WeavrError
-from ..testing import FakeBackOffice
 from . import _args
 from ._progress import Bar, ProgressBoard
 from ._reconcile import StatementCheck, TransferCheck
 from ._table import Table
 from ._tally import RequestTally
+
+if TYPE_CHECKING:  # the simulator is imported only when the demo runs
+    from ..testing import FakeBackOffice
 
 __all__ = ["add_parser", "run"]
 
@@ -166,6 +169,8 @@ def configure_faults(fake: FakeBackOffice) -> None:
 
 
 async def demo(options: DemoOptions) -> int:
+    from ..testing import FakeBackOffice  # only this command needs the simulator
+
     started = time.monotonic()
     async with FakeBackOffice(seed=options.seed) as fake:
         fake.record_requests = False  # keep memory flat: the walks make thousands of requests
@@ -227,7 +232,8 @@ async def walk_all(
             stats = client.stats
             client_line = (
                 f"client: {stats.requests:,} requests, {stats.retries:,} retries, "
-                f"{stats.rate_limited:,} × 429 ({stats.rate_limit_wait_seconds:.1f} s waited in all), "
+                f"{stats.rate_limited:,} × 429 "
+                f"({stats.rate_limit_wait_seconds:.1f} s waited, summed over requests), "
                 f"{client.token_requests:,} token requests, "
                 f"max {options.concurrency} in flight"
             )

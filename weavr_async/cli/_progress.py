@@ -25,6 +25,7 @@ class Bar:
     label: str
     done: int = 0
     total: int | None = None
+    baseline: int = 0  # done before this run started (a resumed walk): not part of the rate
     note: str = ""
     finished: bool = False
 
@@ -56,7 +57,7 @@ def figures(bar: Bar, elapsed: float) -> str:
     total = "?" if bar.total is None else f"{bar.total:,}"
     fraction = bar.fraction
     percent = "  ?%" if fraction is None else f"{fraction * 100:3.0f}%"
-    rate = bar.done / elapsed if elapsed > 0 else 0.0
+    rate = (bar.done - bar.baseline) / elapsed if elapsed > 0 else 0.0
     note = f"  {bar.note}" if bar.note else ""
     return f"{bar.done:>9,}/{total:<9} {percent} {rate:>9,.0f}/s{note}"
 
@@ -96,6 +97,7 @@ class ProgressBoard:
     def _refresh_total(self) -> None:
         totals = [b.total for b in self.bars]
         self.total.done = sum(b.done for b in self.bars)
+        self.total.baseline = sum(b.baseline for b in self.bars)
         self.total.total = None if any(t is None for t in totals) else sum(t or 0 for t in totals)
         self.total.finished = all(b.finished for b in self.bars)
 
@@ -147,14 +149,15 @@ class ProgressBoard:
         if self._task is None:
             self._task = asyncio.ensure_future(self._redraw())
 
-    async def stop(self) -> None:
-        """Stop redrawing and draw the final state once."""
+    async def stop(self, *, draw: bool = True) -> None:
+        """Stop redrawing and (unless `draw` is false) draw the final state once."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.draw()
+        if draw:
+            self.draw()
 
 
 def _is_tty(stream: TextIO) -> bool:

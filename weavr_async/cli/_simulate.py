@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import sys
 
-from ..testing import FakeBackOffice
 from . import _args
 from ._shutdown import Shutdown
 
@@ -52,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def serve(args: argparse.Namespace) -> int:
+    from ..testing import FakeBackOffice  # only this command needs the simulator
+
     stop = asyncio.Event()
     fake = FakeBackOffice(seed=args.seed, host=args.host, port=args.port, latency=args.latency)
     fake.record_requests = False  # a long-running server must not grow with its traffic

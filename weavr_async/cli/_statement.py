@@ -22,7 +22,7 @@ import attrs
 from .. import SANDBOX_URL, BackOffice, Checkpoint, Identity, Progress, Stream, WeavrError
 from ..models import StatementEntry
 from . import _args
-from ._formats import Format, open_writer
+from ._formats import EntryWriter, Format, open_writer
 from ._progress import Bar, ProgressBoard
 from ._shutdown import EXIT_INTERRUPTED, Shutdown
 
@@ -167,6 +167,8 @@ async def export(job: ExportJob) -> int:
     resuming = checkpoint is not None
     board = ProgressBoard(sys.stderr, show_total=False)
     bar = board.add(f"{job.instrument_kind} {job.instrument_id}")
+    if checkpoint is not None:
+        bar.done = bar.baseline = checkpoint.yielded
     started = time.monotonic()
     try:
         async with BackOffice(
@@ -175,20 +177,22 @@ async def export(job: ExportJob) -> int:
             stream = _statement_stream(client, job, checkpoint, bar)
             with _open_output(job.output, appending=resuming) as (sink, has_content):
                 writer = open_writer(job.fmt, sink, appending=resuming and has_content)
-                walk = asyncio.ensure_future(_copy(stream.raw(), writer.write))
                 if not job.quiet:
                     board.start()
                 try:
-                    with Shutdown(lambda: _cancel(walk)) as shutdown:
-                        await _finish(walk)
-                except (asyncio.CancelledError, WeavrError) as stop:
-                    if isinstance(stop, asyncio.CancelledError) and shutdown.received is None:
-                        raise
-                    writer.release()
-                    await _stop_board(board, job.quiet)
-                    return _stopped(job, stream, stop, time.monotonic() - started)
+                    stop = await _walk(stream, writer)
+                finally:
+                    await board.stop(draw=not job.quiet and bar.done > 0)
+                if isinstance(stop, BrokenPipeError):
+                    # The reader went away (`| head`): stop quietly, like other Unix tools.
+                    _silence_stdout()
                 writer.release()
-            await _stop_board(board, job.quiet)
+                if isinstance(stop, OSError):
+                    if isinstance(stop, BrokenPipeError):
+                        return EXIT_ERROR
+                    raise StatementFailed(f"cannot write {job.output}: {stop.strerror or stop}")
+                if stop is not None:
+                    return _stopped(job, stream, stop, time.monotonic() - started)
     except WeavrError as exc:
         raise StatementFailed(str(exc)) from None
     if job.checkpoint_path is not None:
@@ -201,14 +205,38 @@ async def export(job: ExportJob) -> int:
     return 0
 
 
+class Interrupted(Exception):
+    """The walk was stopped by SIGINT or SIGTERM."""
+
+
+async def _walk(
+    stream: Stream[StatementEntry], writer: EntryWriter
+) -> Interrupted | WeavrError | OSError | None:
+    """Copy the stream into `writer` in a task that a signal cancels; what stopped it, if any.
+
+    Every entry is written as soon as it is yielded, so when the walk stops the stream's
+    checkpoint covers exactly what was written.
+    """
+    walk = asyncio.ensure_future(_copy(stream.raw(), writer.write))
+    try:
+        with Shutdown(lambda: _cancel(walk)) as shutdown:
+            await asyncio.wait([walk])
+    except asyncio.CancelledError:
+        walk.cancel()
+        await asyncio.wait([walk])
+        raise
+    if walk.cancelled():
+        if shutdown.received is None:
+            raise asyncio.CancelledError
+        return Interrupted()
+    error = walk.exception()
+    if error is None or isinstance(error, WeavrError | OSError):
+        return error
+    raise error
+
+
 def _cancel(walk: asyncio.Future[None]) -> None:
     walk.cancel()
-
-
-async def _finish(walk: asyncio.Future[None]) -> None:
-    """Await the walk; a signal cancels the walk itself, which surfaces here as CancelledError."""
-    await asyncio.wait([walk])
-    walk.result()
 
 
 async def _copy(
@@ -242,26 +270,26 @@ def _statement_stream(
 
 
 def _stopped(
-    job: ExportJob, stream: Stream[StatementEntry], stop: BaseException, elapsed: float
+    job: ExportJob, stream: Stream[StatementEntry], stop: Exception, elapsed: float
 ) -> int:
     """Report an interrupted or failed walk, saving its checkpoint if asked; the exit status."""
     done = stream.checkpoint.yielded
-    interrupted = isinstance(stop, asyncio.CancelledError)
-    what = "interrupted" if interrupted else f"error: {_redact(str(stop), job.api_key)}"
-    if job.checkpoint_path is None:
-        _say(f"{what} (after {done:,} entries in {elapsed:.1f} s; no --checkpoint, cannot resume)")
-    else:
+    interrupted = isinstance(stop, Interrupted)
+    if not interrupted:
+        _say(f"error: {_redact(str(stop), job.api_key)}")
+    if job.checkpoint_path is not None and (interrupted or done):
         _save_checkpoint(job.checkpoint_path, stream.checkpoint)
         _say(
-            f"{what} after {done:,} entries; position saved to {job.checkpoint_path}: "
+            f"{'interrupted' if interrupted else 'stopped'} after {done:,} entries "
+            f"({elapsed:.1f} s); position saved to {job.checkpoint_path}: "
             "run the same command again to resume and append the rest"
         )
+    elif interrupted:
+        _say(
+            f"interrupted after {done:,} entries ({elapsed:.1f} s); without --checkpoint "
+            "the export cannot be resumed"
+        )
     return EXIT_INTERRUPTED if interrupted else EXIT_ERROR
-
-
-async def _stop_board(board: ProgressBoard, quiet: bool) -> None:
-    if not quiet:
-        await board.stop()
 
 
 def _load_checkpoint(path: Path | None) -> Checkpoint | None:
@@ -299,6 +327,13 @@ def _open_output(output: str, *, appending: bool) -> Iterator[tuple[BinaryIO, bo
         os.fsync(sink.fileno())
     finally:
         sink.close()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _redact(text: str, secret: str) -> str:
