@@ -105,6 +105,7 @@ class Api:
 async def sim() -> AsyncIterator[FakeBackOffice]:
     async with FakeBackOffice(seed=3) as server:
         yield server
+    assert server.handler_errors == []
 
 
 @pytest.fixture
@@ -1141,3 +1142,70 @@ async def test_large_history_is_fast(sim: FakeBackOffice, api: Api, corp: Seeded
         "GET", path, params={**params, "transactionType": "DEPOSIT", "offset": 1000}, check=False
     )
     assert filtered.json["responseCount"] == 500
+
+
+# --------------------------------------------------------------------------- odds and ends
+
+
+async def test_filter_cache_follows_new_entries(
+    sim: FakeBackOffice, api: Api, corp: SeededIdentity
+) -> None:
+    card = sim.add_managed_card(corp, history=500)
+    await api.login(corp)
+    path = f"/managed_cards/{card.id}/statement"
+    params = [("transactionType", "SETTLEMENT"), ("transactionType", "TRANSFER")]
+
+    def expected() -> int:
+        kinds = ("SETTLEMENT", "TRANSFER")
+        return sum(1 for e in sim.ledger(card) if e["transactionId"]["type"] in kinds)
+
+    assert (await api.call("GET", path, params=params)).json["count"] == expected()
+    single = [("transactionType", "SETTLEMENT")]
+    first = (await api.call("GET", path, params=single)).json["count"]
+    sim.post_transactions(card, 60)
+    assert (await api.call("GET", path, params=params)).json["count"] == expected()
+    after = (await api.call("GET", path, params=single)).json["count"]
+    settlements = sum(1 for e in sim.ledger(card) if e["transactionId"]["type"] == "SETTLEMENT")
+    assert after == settlements >= first
+
+
+async def test_misc_errors_and_helpers(sim: FakeBackOffice, api: Api, corp: SeededIdentity) -> None:
+    acct, card = await funded(sim, corp)
+    other = sim.add_identity("CORPORATE")
+    foreign = sim.add_managed_account(other)
+    await api.login(corp)
+    r = await api.call("DELETE", "/transfers", check=False)
+    assert r.status == 405
+    r = await api.call("GET", "/transfers", params={"id": foreign.id, "type": "managed_accounts"})
+    assert r.status == 403 and r.json == {"errorCode": "INSUFFICIENT_PERMISSIONS"}
+    r = await api.call("GET", "/transfers", params={"id": "77", "type": "managed_accounts"})
+    assert r.status == 200 and r.json["count"] == 0
+    sim.set_instrument_state(acct, "BLOCKED")
+    r = await api.call("POST", "/transfers", json=transfer_body(acct, card, 1))
+    assert r.json == {"errorCode": "SOURCE_INSTRUMENT_BLOCKED"}
+    got = (await api.call("GET", f"/managed_accounts/{acct.id}")).json
+    assert got["state"] == {"state": "BLOCKED", "blockedReason": "SYSTEM"}
+    sim.set_instrument_state(acct, "ACTIVE")
+    ops = [{"requestBody": transfer_body(acct, card, 1)}]
+    bulk_id = (await api.call("POST", "/bulks/transfers", json=ops)).json["bulkId"]
+    r = await api.call("POST", f"/bulks/{bulk_id}/execute", json={"mode": "SOMETIMES"})
+    assert r.status == 400 and r.json["syntaxErrors"]["invalidFields"][0]["fieldName"] == "mode"
+    entries = sim.ledger(acct)
+    entries[0]["transactionAmount"]["amount"] = 1
+    assert sim.ledger(acct)[0]["transactionAmount"]["amount"] != 1  # copies, not shared
+    with pytest.raises(KeyError):
+        sim.instrument_balance("31337")
+    with pytest.raises(ValueError):
+        sim.add_managed_card(corp, mode="DEBIT_MODE")
+    with pytest.raises(ValueError):
+        sim.add_transfers(sim.add_identity("CONSUMER"))
+
+
+async def test_history_end_is_configurable() -> None:
+    end = 1_600_000_000_000
+    fake = FakeBackOffice(seed=4, history_end_ms=end)
+    ident = fake.add_identity("CONSUMER")
+    acct = fake.add_managed_account(ident, history=100)
+    ledger = fake.ledger(acct)
+    assert ledger[-1]["processedTimestamp"] < end
+    assert ledger[0]["processedTimestamp"] > end - 4 * 365 * 24 * 3600 * 1000

@@ -289,9 +289,10 @@ class Ledger:
         merchant = _MERCHANT_KINDS
         zero = ZERO_ADJUSTMENT_KINDS
         fees = FEE_BY_KIND
-        out_ts = [0] * count
-        out_amt = [0] * count
-        out_bal = [0] * count
+        zeros = bytes(8 * count)
+        out_ts: array[int] = array("q", zeros)
+        out_amt: array[int] = array("q", zeros)
+        out_bal: array[int] = array("q", zeros)
         out_kind = bytearray(count)
         out_fx = bytearray(count)
         bal = self.balance

@@ -24,6 +24,7 @@ from ._state import (
     BULK_OP_STATUSES,
     BULK_STATUSES,
     CARDS,
+    HISTORY_END_MS,
     TRANSACTION_STATES,
     Backend,
     BulkOpsQuery,
@@ -184,9 +185,10 @@ class FakeBackOffice:
         latency: float = 0.0,
         request_validator: Callable[[RecordedRequest], str | None] | None = None,
         token_shape: Literal["object", "string"] = "object",
+        history_end_ms: int = HISTORY_END_MS,
     ) -> None:
         self.seed = seed
-        self._backend = Backend(seed, {"MONTHLY_FEE": 250, "CUSTOM_FEE": 100})
+        self._backend = Backend(seed, {"MONTHLY_FEE": 250, "CUSTOM_FEE": 100}, history_end_ms)
         self.api_key = api_key or "fake-" + random.Random(f"api-key:{seed}").randbytes(16).hex()
         self.host = host
         self._port = port
@@ -198,6 +200,7 @@ class FakeBackOffice:
         self.record_requests = True
         self.token_requests = 0
         self.idempotent_replays = 0
+        self.handler_errors: list[Exception] = []
         self.arrivals_per_statement_request = 0
         self.arrivals_per_transfers_request = 0
         self._idempotency: dict[tuple[str, str, str, bytes], tuple[int, bytes | None]] = {}
@@ -608,6 +611,9 @@ class FakeBackOffice:
             result = self._handlers[op](ctx)
         except _BadRequest as exc:
             result = exc.reply
+        except Exception as exc:  # a simulator bug: answer 500 and keep it for inspection
+            self.handler_errors.append(exc)
+            return _json(500, {"code": "INTERNAL_ERROR", "message": repr(exc)[:255]})
         if isinstance(result, StatementPage):
             return self._render_statement(ctx, result)
         payload = None if result.body is None else orjson.dumps(result.body)

@@ -46,8 +46,9 @@ __all__ = [
     "TransfersQuery",
 ]
 
-# Seeded histories end here (2025-01-01T00:00:00Z): a fixed anchor keeps them identical per seed.
-HISTORY_END_MS = 1_735_689_600_000
+# Seeded histories end here by default (2026-01-01T00:00:00Z): a fixed anchor keeps them
+# identical for a seed, whatever the day the simulator runs.
+HISTORY_END_MS = 1_767_225_600_000
 _DAY_MS = 24 * 3600 * 1000
 
 IdentityType = Literal["CORPORATE", "CONSUMER"]
@@ -483,8 +484,11 @@ class _Bulk:
 class Backend:
     """All simulator state and the business rules of the 32 operations."""
 
-    def __init__(self, seed: int, fee_types: dict[str, int]) -> None:
+    def __init__(
+        self, seed: int, fee_types: dict[str, int], history_end_ms: int = HISTORY_END_MS
+    ) -> None:
         self.seed = seed
+        self.history_end_ms = history_end_ms
         self.rng = random.Random(f"weavr-fake:{seed}")
         self._next_id = 100_000_000_000 + self.rng.randrange(1_000_000) * 1_000_000
         self.identities: dict[str, _Identity] = {}
@@ -549,7 +553,8 @@ class Backend:
         inst_id = self.new_id()
         ledger = Ledger(currency, random.Random(f"{self.seed}:{inst_id}"), is_card=kind == CARDS)
         # Instruments are created a little before their first seeded entry.
-        created = HISTORY_END_MS - 3 * 365 * _DAY_MS - 30 * _DAY_MS if history else HISTORY_END_MS
+        end = self.history_end_ms
+        created = end - 3 * 365 * _DAY_MS - 30 * _DAY_MS if history else end
         profile = identity.account_profile if kind == ACCOUNTS else identity.card_profile
         label = "Account" if kind == ACCOUNTS else "Card"
         inst = _Instrument(
@@ -560,10 +565,10 @@ class Backend:
             ledger,
             profile,
             created,
-            name or f"{label} {len(identity.instruments) + 1}",
+            name or f"{label} {sum(1 for i in identity.instruments if i.kind == kind) + 1}",
         )
         if history:
-            ledger.seed(history, HISTORY_END_MS, int(self.new_id(reserve=history)))
+            ledger.seed(history, self.history_end_ms, int(self.new_id(reserve=history)))
             self._floor = max(self._floor, ledger.last_ts + 1)
         identity.instruments.append(inst)
         self.instruments[inst_id] = inst
@@ -595,7 +600,7 @@ class Backend:
         inst.mode = mode
         inst.parent = parent if mode == "DEBIT_MODE" else None
         rng = inst.ledger.rng
-        start = HISTORY_END_MS - 400 * _DAY_MS
+        start = self.history_end_ms - 400 * _DAY_MS
         month, year = time.gmtime(start / 1000)[1], time.gmtime(start / 1000)[0] % 100
         inst.card = {
             "externalHandle": self.random_token(12),
@@ -618,7 +623,7 @@ class Backend:
         if len(pool) < 2:
             raise ValueError("add_transfers needs two fund-holding instruments of the identity")
         rng = random.Random(f"{self.seed}:transfers:{identity.id}:{len(identity.transfers)}")
-        start = HISTORY_END_MS - 365 * _DAY_MS
+        start = self.history_end_ms - 365 * _DAY_MS
         gap = max(1, 365 * _DAY_MS // max(count, 1))
         states = ("COMPLETED",) * 17 + ("PENDING", "REJECTED", "FAILED")
         tags = (None, None, "payroll", "rent", "ops", "refund")
@@ -1188,6 +1193,10 @@ class Backend:
                 transfer.executed_ms = now
 
     def transfers_list(self, identity: _Identity, q: TransfersQuery, arrivals: int) -> Reply:
+        if q.instrument is not None:
+            inst = self.instruments.get(q.instrument[1])
+            if inst is not None and inst.identity is not identity:
+                return forbidden()
         if arrivals > 0:
             self.arrive_transfers(identity, arrivals)
         ts = identity.transfer_ts
