@@ -1199,6 +1199,19 @@ async def test_misc_errors_and_helpers(sim: FakeBackOffice, api: Api, corp: Seed
         sim.add_managed_card(corp, mode="DEBIT_MODE")
     with pytest.raises(ValueError):
         sim.add_transfers(sim.add_identity("CONSUMER"))
+    with pytest.raises(ValueError):
+        sim.add_managed_card(corp, parent_account=acct)  # parent is for DEBIT_MODE only
+    with pytest.raises(ValueError):
+        sim.faults.script(operation_id="transferCreated")  # typo caught
+    system = sim.add_managed_card(corp)
+    lost = sim.add_managed_card(corp)
+    sim.set_instrument_state(system, "BLOCKED", "SYSTEM")
+    sim.set_instrument_state(lost, "BLOCKED", "LOST")
+    assert (await api.call("POST", f"/managed_cards/{system.id}/unblock")).status == 403
+    r = await api.call("POST", f"/managed_cards/{lost.id}/unblock")
+    assert r.json == {"errorCode": "INSTRUMENT_MARKED_LOST_STOLEN"}
+    r = await api.call("POST", f"/managed_cards/{lost.id}/block")
+    assert r.json == {"errorCode": "INSTRUMENT_MARKED_LOST_STOLEN"}
 
 
 async def test_history_end_is_configurable() -> None:

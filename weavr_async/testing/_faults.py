@@ -42,7 +42,8 @@ class Faults:
     ``injected`` counts what was actually injected, by kind.
     """
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, operation_ids: frozenset[str] | None = None) -> None:
+        self._known = operation_ids
         self._rng = random.Random(f"faults:{seed}")
         self._queue: list[_Scripted] = []
         self.error_rate = 0.0
@@ -105,6 +106,8 @@ class Faults:
     def _push(self, action: FaultAction, count: int, operation_id: str | None) -> None:
         if count < 1:
             raise ValueError("count must be >= 1")
+        if operation_id is not None and self._known is not None and operation_id not in self._known:
+            raise ValueError(f"unknown operationId: {operation_id!r}")
         self._queue.append(_Scripted(action, count, operation_id))
 
     def next_action(self, operation_id: str | None) -> FaultAction | None:

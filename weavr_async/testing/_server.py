@@ -195,7 +195,7 @@ class FakeBackOffice:
         self.latency = latency
         self.request_validator = request_validator
         self.token_shape = token_shape
-        self.faults = Faults(seed)
+        self.faults = Faults(seed, OPERATION_IDS)
         self.requests: list[RecordedRequest] = []
         self.record_requests = True
         self.token_requests = 0

@@ -590,6 +590,8 @@ class Backend:
     ) -> _Instrument:
         if mode not in ("PREPAID_MODE", "DEBIT_MODE"):
             raise ValueError("mode must be PREPAID_MODE or DEBIT_MODE")
+        if mode == "PREPAID_MODE" and parent is not None:
+            raise ValueError("parent_account is only for DEBIT_MODE cards")
         if mode == "DEBIT_MODE":
             if parent is None or parent.kind != ACCOUNTS:
                 raise ValueError("a DEBIT_MODE card needs parent_account (a managed account)")
@@ -861,6 +863,8 @@ class Backend:
             return card
         if card.state == "DESTROYED":
             return conflict("INSTRUMENT_DESTROYED")
+        if card.blocked_reason == "LOST":
+            return conflict("INSTRUMENT_MARKED_LOST_STOLEN")
         if card.state == "BLOCKED":
             return conflict("INSTRUMENT_ALREADY_BLOCKED")
         card.state, card.blocked_reason = "BLOCKED", "USER"
@@ -874,6 +878,10 @@ class Backend:
             return conflict("INSTRUMENT_DESTROYED")
         if card.state != "BLOCKED":
             return conflict("INSTRUMENT_NOT_BLOCKED")
+        if card.blocked_reason == "LOST":
+            return conflict("INSTRUMENT_MARKED_LOST_STOLEN")
+        if card.blocked_reason != "USER":
+            return forbidden()  # only a USER block can be lifted through the API
         card.state, card.blocked_reason = "ACTIVE", None
         return Reply(204)
 
