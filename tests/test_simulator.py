@@ -7,6 +7,7 @@ Every response that goes through ``Api.call`` is also checked against the commit
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -1222,3 +1223,23 @@ async def test_history_end_is_configurable() -> None:
     ledger = fake.ledger(acct)
     assert ledger[-1]["processedTimestamp"] < end
     assert ledger[0]["processedTimestamp"] > end - 4 * 365 * 24 * 3600 * 1000
+
+
+async def test_million_entry_history_is_compact(
+    sim: FakeBackOffice, api: Api, corp: SeededIdentity
+) -> None:
+    t0 = time.perf_counter()
+    acct = sim.add_managed_account(corp, history=1_000_000)
+    assert time.perf_counter() - t0 < 5.0
+    ledger = sim._backend.instruments[acct.id].ledger
+    stored = sum(
+        sys.getsizeof(a)
+        for a in (ledger.ts, ledger.amt, ledger.bal, ledger.txid, ledger.kinds, ledger.fx)
+    )
+    assert stored / 1_000_000 < 40  # bytes per entry
+    await api.login(corp)
+    path = f"/managed_accounts/{acct.id}/statement"
+    r = await api.call("GET", path, params={"statementLimit": 500, "offset": 999_800}, check=False)
+    assert r.json["responseCount"] == 200 and r.json["count"] == 1_000_000
+    assert r.json["startBalance"]["amount"] == 0
+    assert r.json["endBalance"]["amount"] == sim.instrument_balance(acct)
