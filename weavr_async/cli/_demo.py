@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING
 import aiohttp
 import attrs
 
-from .. import BackOffice, Identity, Retry, WeavrError
+from .. import BackOffice, Identity, Retry, Stream, WeavrError
+from ..models import StatementEntry
 from . import _args
 from ._progress import Bar, ProgressBoard
 from ._reconcile import StatementCheck, TransferCheck
+from ._shutdown import EXIT_INTERRUPTED, Interrupted, interruptible
 from ._table import Table
 from ._tally import RequestTally
 
@@ -178,12 +180,12 @@ async def demo(options: DemoOptions) -> int:
         seeded = time.monotonic() - started
         if options.faults:
             configure_faults(fake)
-        results, client_line, elapsed = await walk_all(fake, plans, options)
+        outcome = await walk_all(fake, plans, options)
         injected = ", ".join(f"{n:,} {kind}" for kind, n in sorted(fake.faults.injected.items()))
-    table = summary_table(results, elapsed)
-    print(table)
+    results, elapsed = outcome.results, outcome.elapsed
+    print(summary_table(results, elapsed))
     print()
-    print(client_line)
+    print(outcome.client_line)
     print(f"simulator injected: {injected or 'nothing'}")
     entries = sum(r.entries for r in results if r.plan.kind != "transfers")
     print(
@@ -191,15 +193,26 @@ async def demo(options: DemoOptions) -> int:
         f"{seeded:.1f} s; walked {entries:,} statement entries in {elapsed:.1f} s "
         f"({entries / elapsed if elapsed else 0:,.0f} entries/s)"
     )
+    if outcome.interrupted:
+        print("interrupted: the figures above are partial")
+        return EXIT_INTERRUPTED
     failed = [r for r in results if not r.ok]
     print("all walks reconciled" if not failed else f"{len(failed)} walk(s) did NOT reconcile")
     return 0 if not failed else 1
 
 
+@attrs.frozen
+class DemoOutcome:
+    results: list[WalkResult]
+    client_line: str
+    elapsed: float
+    interrupted: bool
+
+
 async def walk_all(
     fake: FakeBackOffice, plans: list[WalkPlan], options: DemoOptions
-) -> tuple[list[WalkResult], str, float]:
-    """Walk everything concurrently through one client; the results, client figures, seconds."""
+) -> DemoOutcome:
+    """Walk everything concurrently through one client (until done or Ctrl-C)."""
     tally = RequestTally()
     connector = aiohttp.TCPConnector(limit=options.concurrency)
     session = aiohttp.ClientSession(connector=connector, trace_configs=[tally.trace_config()])
@@ -224,16 +237,17 @@ async def walk_all(
         ) as client:
             board.start()
             begun = time.monotonic()
-            await asyncio.gather(
-                *(walk(client, result, tally, results, bars) for result in results)
-            )
+            try:
+                await interruptible(walk_every(client, tally, results, bars))
+                interrupted = False
+            except Interrupted:
+                interrupted = True
             elapsed = time.monotonic() - begun
             await board.stop()
             stats = client.stats
             client_line = (
                 f"client: {stats.requests:,} requests, {stats.retries:,} retries, "
-                f"{stats.rate_limited:,} × 429 "
-                f"({stats.rate_limit_wait_seconds:.1f} s waited, summed over requests), "
+                f"{stats.rate_limited:,} × 429, "
                 f"{client.token_requests:,} token requests, "
                 f"max {options.concurrency} in flight"
             )
@@ -241,7 +255,13 @@ async def walk_all(
         await session.close()
     for result in results:
         result.retries = max(0, tally.attempts[result.key] - result.requests)
-    return results, client_line, elapsed
+    return DemoOutcome(results, client_line, elapsed, interrupted)
+
+
+async def walk_every(
+    client: BackOffice, tally: RequestTally, results: list[WalkResult], bars: dict[str, Bar]
+) -> None:
+    await asyncio.gather(*(walk(client, result, tally, results, bars) for result in results))
 
 
 async def walk(
@@ -263,10 +283,14 @@ async def walk(
             await walk_statement(client, result, lambda: refresh(bar, siblings))
     except WeavrError as exc:
         result.problems.append(f"failed: {type(exc).__name__}: {exc}")
-    result.seconds = time.monotonic() - begun
-    if result.total is None:
-        result.total = result.entries
-    refresh(bar, siblings)
+    except asyncio.CancelledError:
+        result.problems.append("interrupted")
+        raise
+    finally:
+        result.seconds = time.monotonic() - begun
+        if result.total is None:
+            result.total = result.entries
+        refresh(bar, siblings)
 
 
 def refresh(bar: Bar, results: list[WalkResult]) -> None:
@@ -286,6 +310,19 @@ async def walk_statement(
     resource = session.managed_accounts if plan.kind == "account" else session.managed_cards
     stream = resource.statement(plan.instrument_id, order="ASC")
     check = StatementCheck()
+    try:
+        await _walk_statement_pages(stream, check, result, report)
+    finally:
+        result.requests = stream.progress.requests
+    result.problems.extend(check.problems())
+
+
+async def _walk_statement_pages(
+    stream: Stream[StatementEntry],
+    check: StatementCheck,
+    result: WalkResult,
+    report: Callable[[], None],
+) -> None:
     async for page in stream.pages():
         check.add_page(
             page.items,
@@ -295,8 +332,6 @@ async def walk_statement(
         )
         result.entries, result.pages, result.total = check.entries, check.pages, check.expected
         report()
-    result.requests = stream.progress.requests
-    result.problems.extend(check.problems())
 
 
 async def walk_transfers(
@@ -304,11 +339,14 @@ async def walk_transfers(
 ) -> None:
     stream = client.identity(result.plan.identity).transfers.list()
     check = TransferCheck()
-    async for page in stream.pages():
-        check.add_page(page.items, count=page.count)
-        result.entries, result.pages, result.total = check.entries, check.pages, check.expected
-        report()
-    result.requests = stream.progress.requests
+    try:
+        async for page in stream.pages():
+            check.add_page(page.items, count=page.count)
+            result.entries, result.pages = check.entries, check.pages
+            result.total = check.expected
+            report()
+    finally:
+        result.requests = stream.progress.requests
     result.problems.extend(check.problems())
 
 
@@ -336,6 +374,8 @@ def _row(owner: str, name: str, results: list[WalkResult], seconds: float) -> li
         verdict = "OK"
     elif len(results) == 1:
         verdict = "; ".join(failed[0].problems)
+    elif all(r.problems == ["interrupted"] for r in failed):
+        verdict = f"{len(failed)} interrupted"
     else:
         verdict = f"{len(failed)} FAILED"
     return [

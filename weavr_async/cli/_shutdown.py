@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import TracebackType
+from typing import Any, TypeVar
 
-__all__ = ["EXIT_INTERRUPTED", "Shutdown"]
+__all__ = ["EXIT_INTERRUPTED", "Interrupted", "Shutdown", "interruptible"]
+
+T = TypeVar("T")
 
 EXIT_INTERRUPTED = 130
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -19,7 +22,7 @@ class Shutdown:
     """While entered, SIGINT/SIGTERM call `on_signal` (once per signal) and are remembered in
     `received`. Outside the main thread (no signal handlers there) it does nothing."""
 
-    def __init__(self, on_signal: Callable[[], None]) -> None:
+    def __init__(self, on_signal: Callable[[], object]) -> None:
         self._on_signal = on_signal
         self.received: signal.Signals | None = None
         self._installed: list[signal.Signals] = []
@@ -50,3 +53,26 @@ class Shutdown:
             with contextlib.suppress(RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
         self._installed.clear()
+
+
+class Interrupted(Exception):
+    """The work was stopped by SIGINT or SIGTERM."""
+
+
+async def interruptible(work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` as a task that SIGINT/SIGTERM cancel; its result, or `Interrupted`.
+
+    Cancelling the work's own task (not the caller's) lets the caller carry on afterwards:
+    flush what it wrote, save a checkpoint, print a summary.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        with Shutdown(task.cancel) as shutdown:
+            await asyncio.wait([task])
+    except asyncio.CancelledError:
+        task.cancel()
+        await asyncio.wait([task])
+        raise
+    if task.cancelled() and shutdown.received is not None:
+        raise Interrupted(shutdown.received.name)
+    return task.result()

@@ -24,7 +24,7 @@ from ..models import StatementEntry
 from . import _args
 from ._formats import EntryWriter, Format, open_writer
 from ._progress import Bar, ProgressBoard
-from ._shutdown import EXIT_INTERRUPTED, Shutdown
+from ._shutdown import EXIT_INTERRUPTED, Interrupted, interruptible
 
 __all__ = ["add_parser", "run"]
 
@@ -205,38 +205,19 @@ async def export(job: ExportJob) -> int:
     return 0
 
 
-class Interrupted(Exception):
-    """The walk was stopped by SIGINT or SIGTERM."""
-
-
 async def _walk(
     stream: Stream[StatementEntry], writer: EntryWriter
 ) -> Interrupted | WeavrError | OSError | None:
-    """Copy the stream into `writer` in a task that a signal cancels; what stopped it, if any.
+    """Copy the stream into `writer` until done or stopped; what stopped it, if anything.
 
     Every entry is written as soon as it is yielded, so when the walk stops the stream's
     checkpoint covers exactly what was written.
     """
-    walk = asyncio.ensure_future(_copy(stream.raw(), writer.write))
     try:
-        with Shutdown(lambda: _cancel(walk)) as shutdown:
-            await asyncio.wait([walk])
-    except asyncio.CancelledError:
-        walk.cancel()
-        await asyncio.wait([walk])
-        raise
-    if walk.cancelled():
-        if shutdown.received is None:
-            raise asyncio.CancelledError
-        return Interrupted()
-    error = walk.exception()
-    if error is None or isinstance(error, WeavrError | OSError):
-        return error
-    raise error
-
-
-def _cancel(walk: asyncio.Future[None]) -> None:
-    walk.cancel()
+        await interruptible(_copy(stream.raw(), writer.write))
+    except (Interrupted, WeavrError, OSError) as stop:
+        return stop
+    return None
 
 
 async def _copy(
