@@ -176,6 +176,11 @@ async def export(job: ExportJob) -> int:
         ) as client:
             stream = _statement_stream(client, job, checkpoint, bar)
             with _open_output(job.output, appending=resuming) as (sink, has_content):
+                if resuming and not has_content and job.output != "-":
+                    _say(
+                        f"warning: resuming, but {job.output} was empty or missing: the entries "
+                        "of the earlier run are not in it"
+                    )
                 writer = open_writer(job.fmt, sink, appending=resuming and has_content)
                 if not job.quiet:
                     board.start()
