@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from contract import make_request_validator
 
 from weavr_async import BackOffice, Identity, Retry
 from weavr_async.testing import FakeBackOffice
@@ -15,7 +16,9 @@ FAST_RETRY = Retry(max_attempts=4, base_delay=0.001, max_delay=0.01, max_rate_li
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeBackOffice]:
-    async with FakeBackOffice(seed=7) as server:
+    """The simulator in strict mode: any request that breaks the contract in spec/ is answered
+    400 with the violation, so an SDK call that drifts from the contract fails its test."""
+    async with FakeBackOffice(seed=7, request_validator=make_request_validator()) as server:
         yield server
 
 
