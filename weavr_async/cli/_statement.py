@@ -13,7 +13,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -191,10 +191,10 @@ async def export(job: ExportJob) -> int:
                 if isinstance(stop, BrokenPipeError):
                     # The reader went away (`| head`): stop quietly, like other Unix tools.
                     _silence_stdout()
+                    writer.release()
+                    return EXIT_ERROR
                 writer.release()
                 if isinstance(stop, OSError):
-                    if isinstance(stop, BrokenPipeError):
-                        return EXIT_ERROR
                     raise StatementFailed(f"cannot write {job.output}: {stop.strerror or stop}")
                 if stop is not None:
                     return _stopped(job, stream, stop, time.monotonic() - started)
@@ -226,10 +226,13 @@ async def _walk(
 
 
 async def _copy(
-    entries: AsyncIterator[dict[str, Any]], write: Callable[[Mapping[str, Any]], None]
+    entries: AsyncGenerator[dict[str, Any], None], write: Callable[[Mapping[str, Any]], None]
 ) -> None:
-    async for entry in entries:
-        write(entry)
+    # Close the walk here, in this task, when a write fails: left to the garbage collector,
+    # its nested generators would be finalised out of order.
+    async with contextlib.aclosing(entries):
+        async for entry in entries:
+            write(entry)
 
 
 def _statement_stream(
