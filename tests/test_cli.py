@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -68,7 +69,7 @@ def statement_args(fake: FakeBackOffice, corp: Identity, *rest: str) -> list[str
     return ["statement", "--base-url", fake.url, "--identity", f"corporate:{corp.id}", *rest]
 
 
-def read_jsonl(path: Path) -> list[dict[str, object]]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
 
@@ -183,7 +184,7 @@ async def test_statement_interrupted_then_resumed_writes_every_entry_exactly_onc
     expected = await bo.identity(corp).managed_accounts.statement(account.id).collect()
     if fmt == "jsonl":
         ids = [
-            (line["transactionId"]["type"], line["transactionId"]["id"])  # type: ignore[index]
+            (line["transactionId"]["type"], line["transactionId"]["id"])
             for line in read_jsonl(output)
         ]
     else:
