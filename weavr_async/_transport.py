@@ -26,7 +26,7 @@ from ._operation import Operation, QueryPairs
 from .errors import APIError, MalformedResponse, RateLimited, TransportError, error_class_for
 from .models import Secret
 
-__all__ = ["Auth", "Response", "Retry", "Transport", "TransportStats"]
+__all__ = ["Auth", "RateLimiter", "Response", "Retry", "Transport", "TransportStats"]
 
 log = logging.getLogger("weavr_async")
 
@@ -48,13 +48,15 @@ class Retry:
     """How failed requests are retried (with `backoff`'s exponential waits, full jitter).
 
     `max_attempts` counts the first try. A 429's `x-ratelimit-reset` replaces the computed wait,
-    capped by `max_rate_limit_wait`.
+    capped by `max_rate_limit_wait`. With `adaptive_rate_limit` (the default) a 429 slows the
+    whole client down (see `RateLimiter`); without it each request waits out its own 429.
     """
 
     max_attempts: int = 5
     base_delay: float = 0.2
     max_delay: float = 10.0
     max_rate_limit_wait: float = 60.0
+    adaptive_rate_limit: bool = True
 
     @classmethod
     def disabled(cls) -> Retry:
@@ -89,18 +91,96 @@ class _Retryable(Exception):
         self.wait_hint = wait_hint
 
 
-class _RateGate:
-    """Holds every request of the client while a 429's reset window runs, so one throttled
-    request slows the whole client down instead of each task hammering on its own."""
+def parse_rate_limit(headers: Mapping[str, str]) -> tuple[int, float] | None:
+    """The limit that was exceeded and its window in seconds, from `x-ratelimit-limit`.
 
-    def __init__(self) -> None:
+    The header reads like `20, 10;w=60, 20;w=3600`: the exceeded limit first, then every
+    limit in force with its window. Without a matching window the limit is taken per second.
+    """
+    raw = headers.get("x-ratelimit-limit")
+    if not raw:
+        return None
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    try:
+        exceeded = int(parts[0].split(";")[0])
+    except (IndexError, ValueError):
+        return None
+    if exceeded <= 0:
+        return None
+    for part in parts[1:]:
+        fields = [f.strip() for f in part.split(";")]
+        try:
+            limit = int(fields[0])
+        except ValueError:
+            continue
+        for field in fields[1:]:
+            if field.startswith("w="):
+                try:
+                    window = float(field[2:])
+                except ValueError:
+                    continue
+                if limit == exceeded and window > 0:
+                    return exceeded, window
+    return exceeded, 1.0
+
+
+class RateLimiter:
+    """Client-wide pacing learned from the API's 429s, shared by every identity and stream.
+
+    A 429 closes the gate for its `x-ratelimit-reset` and paces request starts a little below
+    the exceeded limit (`x-ratelimit-limit`), so that a burst of tasks queues politely instead
+    of each retrying into the next 429. The pace relaxes by a quarter after every
+    `RELAX_AFTER_WINDOWS` windows without a 429, until requests flow unpaced: a limit that
+    was lifted is noticed, one that was not costs a 429 only now and then.
+    """
+
+    MARGIN = 1.1
+    RELAX_AFTER_WINDOWS = 8
+
+    def __init__(self, *, adaptive: bool = True) -> None:
+        self.adaptive = adaptive
         self._open_at = 0.0
+        self._interval = 0.0
+        self._next_slot = 0.0
+        self._window = 1.0
+        self._last_limited = 0.0
 
-    def close_for(self, seconds: float) -> None:
-        self._open_at = max(self._open_at, time.monotonic() + seconds)
+    @property
+    def interval(self) -> float:
+        """Seconds between request starts while paced (0 when unpaced)."""
+        return self._interval
+
+    def limited(self, reset: float, limit: tuple[int, float] | None) -> None:
+        if not self.adaptive:
+            return
+        now = time.monotonic()
+        self._open_at = max(self._open_at, now + reset)
+        self._last_limited = now
+        if limit is not None:
+            count, window = limit
+            self._window = window
+            self._interval = max(self._interval, self.MARGIN * window / count)
+        else:
+            self._interval = max(self._interval * 2, 0.05)
+
+    def succeeded(self) -> None:
+        quiet = time.monotonic() - self._last_limited
+        if self._interval and quiet > self._window * self.RELAX_AFTER_WINDOWS:
+            self._last_limited = time.monotonic()
+            self._interval *= 0.75
+            if self._interval < 0.001:
+                self._interval = 0.0
 
     async def wait(self) -> float:
-        delay = self._open_at - time.monotonic()
+        """Wait for this request's turn; returns the seconds waited."""
+        if not self.adaptive:
+            return 0.0
+        now = time.monotonic()
+        start = max(now, self._open_at)
+        if self._interval:
+            start = max(start, self._next_slot)
+            self._next_slot = start + self._interval
+        delay = start - now
         if delay <= 0:
             return 0.0
         await asyncio.sleep(delay)
@@ -203,7 +283,7 @@ class Transport:
         self.max_concurrency = max_concurrency
         self._ssl = ssl
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._gate = _RateGate()
+        self.rate_limiter = RateLimiter(adaptive=retry.adaptive_rate_limit)
         self.stats = TransportStats()
         self._closed = False
 
@@ -282,7 +362,7 @@ class Transport:
             token = await auth.token() if auth is not None else None
             headers = self._headers(token, None)
             headers["accept"] = accept
-            await self._gate.wait()
+            await self.rate_limiter.wait()
             async with self._slots:
                 self.stats.requests += 1
                 try:
@@ -338,7 +418,7 @@ class Transport:
         headers = self._headers(token, idempotency_ref)
         if body is not None:
             headers["content-type"] = "application/json"
-        waited = await self._gate.wait()
+        waited = await self.rate_limiter.wait()
         self.stats.rate_limit_wait_seconds += waited
         started = time.monotonic()
         async with self._slots:
@@ -388,9 +468,10 @@ class Transport:
                 self.stats.rate_limited += 1
                 reset = parse_rate_limit_reset(resp_headers)
                 wait = min(reset if reset is not None else 1.0, self.retry.max_rate_limit_wait)
-                self._gate.close_for(wait)
-                # A 429 is a refusal to act: retrying it cannot apply anything twice.
-                raise _Retryable(api_error, wait_hint=0.0)
+                self.rate_limiter.limited(wait, parse_rate_limit(resp_headers))
+                # A 429 is a refusal to act: retrying it cannot apply anything twice. With the
+                # shared limiter the retry queues behind the gate; without it, it waits alone.
+                raise _Retryable(api_error, wait_hint=0.0 if self.rate_limiter.adaptive else wait)
             if status in _RETRY_STATUSES and op.retry_safe:
                 raise _Retryable(api_error)
             raise api_error
@@ -417,6 +498,7 @@ class Transport:
                 raise error from exc
         elif not decode:
             data = raw
+        self.rate_limiter.succeeded()
         return Response(status=status, data=data, request_ref=request_ref, headers=resp_headers)
 
     def _transport_error(self, op: Operation, exc: BaseException) -> TransportError:
