@@ -60,11 +60,11 @@ class TokenStore:
         finally:
             self._pending.pop(identity, None)
 
-    def invalidate(self, identity: Identity, token: str) -> None:
+    def invalidate(self, identity: Identity, token: Secret) -> None:
         """Forget `token` if it is still the cached one: of many tasks that saw the same 401,
         only the first causes a new token request, the rest reuse its result."""
         cached = self._tokens.get(identity)
-        if cached is not None and cached.reveal() == token:
+        if cached is not None and cached == token:
             del self._tokens[identity]
 
     def forget(self, identity: Identity) -> None:
@@ -94,8 +94,8 @@ class IdentityAuth:
     def __repr__(self) -> str:
         return f"IdentityAuth({self._identity!r})"
 
-    async def token(self) -> str:
-        return (await self._store.token(self._identity)).reveal()
+    async def token(self) -> Secret:
+        return await self._store.token(self._identity)
 
-    def invalidate(self, token: str) -> None:
+    def invalidate(self, token: Secret) -> None:
         self._store.invalidate(self._identity, token)

@@ -38,9 +38,9 @@ _USER_AGENT = "weavr-async/0.1"
 class Auth(Protocol):
     """Supplies the identity's bearer token and forgets one the API refused."""
 
-    async def token(self) -> str: ...
+    async def token(self) -> Secret: ...
 
-    def invalidate(self, token: str) -> None: ...
+    def invalidate(self, token: Secret) -> None: ...
 
 
 @attrs.frozen
@@ -80,6 +80,24 @@ class Response:
     data: Any
     request_ref: str | None
     headers: Mapping[str, str] = attrs.field(repr=False)
+
+
+class _Headers(dict[str, str]):
+    """Request headers whose repr hides the credentials, so that not even a traceback that
+    renders local variables shows the API key or a bearer token."""
+
+    _SECRET = frozenset({"api-key", "authorization"})
+
+    def __init__(self, *, api_key: Secret, token: Secret | None) -> None:
+        super().__init__({"api-key": api_key.reveal(), "accept": "application/json"})
+        if token is not None:
+            self["authorization"] = f"Bearer {token.reveal()}"
+
+    def __repr__(self) -> str:
+        shown = {k: ("**********" if k in self._SECRET else v) for k, v in self.items()}
+        return f"_Headers({shown!r})"
+
+    __str__ = __repr__
 
 
 class _Retryable(Exception):
@@ -390,15 +408,13 @@ class Transport:
                         operation=op.operation_id,
                     ) from exc
 
-    def _headers(self, token: str | None, idempotency_ref: str | None) -> dict[str, str]:
-        headers = {"api-key": self._api_key.reveal(), "accept": "application/json"}
-        if token is not None:
-            headers["authorization"] = f"Bearer {token}"
+    def _headers(self, token: Secret | None, idempotency_ref: str | None) -> _Headers:
+        headers = _Headers(api_key=self._api_key, token=token)
         if idempotency_ref is not None:
             headers["idempotency-ref"] = idempotency_ref
         return headers
 
-    def _refresh(self, auth: Auth | None, token: str) -> None:
+    def _refresh(self, auth: Auth | None, token: Secret) -> None:
         if auth is not None:
             auth.invalidate(token)
             self.stats.token_refreshes += 1
