@@ -74,6 +74,7 @@ class Endpoint:
     max_limit: int
     snapshot: SnapshotRule | None = None
     balances: bool = False
+    key_fields: tuple[str, ...] = ()
 
 
 @attrs.define(slots=True)
@@ -133,9 +134,11 @@ class Checkpoint:
         return cls(**data)
 
 
-def _entry_key(item: RawItem) -> str:
-    """Identity of an entry for de-duplication at a cursor: its whole canonical JSON."""
-    return orjson.dumps(item, option=orjson.OPT_SORT_KEYS).decode()
+def _entry_key(item: RawItem, fields: tuple[str, ...]) -> str:
+    """Identity of an entry for de-duplication at a cursor: the endpoint's identifying fields
+    (not the whole entry: a back-dated posting changes the balances of every later entry)."""
+    picked: object = [item.get(f) for f in fields] if fields else item
+    return orjson.dumps(picked, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _fingerprint(operation_id: str, pairs: QueryPairs, path_params: Mapping[str, str]) -> str:
@@ -322,6 +325,7 @@ class Stream(Generic[T]):
         self.progress = Progress()
         state = _WalkState.from_checkpoint(self._start)
         state.ts_field = self._timestamp_field()
+        state.key_fields = self._endpoint.key_fields
         self._state = state
         self.progress.items = state.yielded
         rule = self._endpoint.snapshot
@@ -373,7 +377,7 @@ class Stream(Generic[T]):
                 lower = user_lower if cursor.ts is None else cursor.ts - 1
                 upper = state.pin
             pairs = self._pairs(rule, lower, upper)
-            keep = _SnapshotFilter(ts_field, order, state.pin, cursor)
+            keep = _SnapshotFilter(ts_field, order, state.pin, cursor, self._endpoint.key_fields)
             if first is not None:
                 # The pinning request was this segment's first page (DESC, fresh walk).
                 segment_first, first = first, None
@@ -425,7 +429,8 @@ class Stream(Generic[T]):
                     raise _CountChanged(page.count)
                 items = keep.apply(page.items) if keep is not None else page.items
                 if dedupe:
-                    items = [i for i in items if _entry_key(i) not in dedupe]
+                    key_fields = self._endpoint.key_fields
+                    items = [i for i in items if _entry_key(i, key_fields) not in dedupe]
                     dedupe = frozenset()
                 state.begin_page(items)
                 yield Page(items, page.offset, page.count, page.response_count), body
@@ -464,7 +469,9 @@ class Stream(Generic[T]):
                 self.progress.repairs = state.repairs
                 # New entries arrive at the front: skip past them, and drop the overlap.
                 offset = max(0, state.offset + changed.count - state.segment_count)
-                dedupe = frozenset(_entry_key(i) for i in state.last_page_items)
+                dedupe = frozenset(
+                    _entry_key(i, self._endpoint.key_fields) for i in state.last_page_items
+                )
 
     def _pairs(
         self,
@@ -537,6 +544,7 @@ class _SnapshotFilter:
     order: Order
     pin: int | None
     cursor: _Cursor
+    key_fields: tuple[str, ...] = ()
     _skip: Counter[str] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -575,7 +583,7 @@ class _SnapshotFilter:
                 if (self.order == "DESC" and t > cur) or (self.order == "ASC" and t < cur):
                     continue
                 if t == cur and skip:
-                    key = _entry_key(item)
+                    key = _entry_key(item, self.key_fields)
                     if skip[key] > 0:
                         skip[key] -= 1
                         continue
@@ -597,6 +605,7 @@ class _WalkState:
     last_page_items: list[RawItem] = attrs.field(factory=list)
     segment_count: int = 0
     ts_field: str | None = None
+    key_fields: tuple[str, ...] = ()
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Checkpoint | None) -> _WalkState:
@@ -643,7 +652,7 @@ class _WalkState:
         keys: Counter[str] = Counter()
         index = n - 1
         while index >= 0 and items[index].get(ts_field) == last:
-            keys[_entry_key(items[index])] += 1
+            keys[_entry_key(items[index], self.key_fields)] += 1
             index -= 1
         if index < 0 and self.cursor.ts == last:
             keys.update(self.cursor.keys)

@@ -27,6 +27,8 @@ STATEMENT_SNAPSHOT = SnapshotRule(
     order_param="orderByTimestamp",
     fixed_order="DESC",
 )
+# What identifies a statement entry (its balances may change under a back-dated posting).
+STATEMENT_KEY = ("transactionId", "entryState", "transactionAmount", "processedTimestamp")
 _MEDIA_TYPES: dict[str, str] = {"csv": "text/csv", "pdf": "application/pdf"}
 _CHUNK = 64 * 1024
 

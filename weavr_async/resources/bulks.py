@@ -35,8 +35,10 @@ UPDATE_SPEND_RULES = Operation(
     "/bulks/managed_cards/_id_/spend_rules",
     idempotency_ref=True,
 )
-LIST_PAGES = Endpoint(LIST, "bulkProcesses", "limit", 100)
-OPERATION_PAGES = Endpoint(OPERATIONS, "operations", "limit", 100)
+LIST_PAGES = Endpoint(LIST, "bulkProcesses", "limit", 100, key_fields=("bulkId",))
+OPERATION_PAGES = Endpoint(
+    OPERATIONS, "operations", "limit", 100, key_fields=("operationId", "sequence")
+)
 
 BulkMode = Literal["ON_FAILURE_STOP", "ON_FAILURE_CONTINUE"]
 MAX_BULK_ITEMS = 10_000

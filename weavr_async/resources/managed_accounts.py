@@ -11,6 +11,7 @@ from .._pagination import Checkpoint, Endpoint, Progress, Stream
 from ..models import ManagedAccount, StatementEntry
 from . import _base as v
 from ._statements import (
+    STATEMENT_KEY,
     STATEMENT_SNAPSHOT,
     StatementFormat,
     StatementOrder,
@@ -21,7 +22,13 @@ from ._statements import (
 GET = Operation("managedAccountGet", "GET", "/managed_accounts/{id}")
 STATEMENT = Operation("managedAccountStatement", "GET", "/managed_accounts/{id}/statement")
 STATEMENT_PAGES = Endpoint(
-    STATEMENT, "entry", "statementLimit", 500, snapshot=STATEMENT_SNAPSHOT, balances=True
+    STATEMENT,
+    "entry",
+    "statementLimit",
+    500,
+    snapshot=STATEMENT_SNAPSHOT,
+    balances=True,
+    key_fields=STATEMENT_KEY,
 )
 
 

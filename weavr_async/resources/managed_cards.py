@@ -12,6 +12,7 @@ from .._pagination import Checkpoint, Endpoint, Progress, Stream
 from ..models import AllLevelSpendRules, CardSpendRules, ManagedCard, StatementEntry, unstructure
 from . import _base as v
 from ._statements import (
+    STATEMENT_KEY,
     STATEMENT_SNAPSHOT,
     StatementFormat,
     StatementOrder,
@@ -41,7 +42,13 @@ SPEND_RULES_DELETE = Operation(
     naturally_idempotent=True,  # deleting all rules twice leaves the same state
 )
 STATEMENT_PAGES = Endpoint(
-    STATEMENT, "entry", "limit", 100, snapshot=STATEMENT_SNAPSHOT, balances=True
+    STATEMENT,
+    "entry",
+    "limit",
+    100,
+    snapshot=STATEMENT_SNAPSHOT,
+    balances=True,
+    key_fields=STATEMENT_KEY,
 )
 
 RenewalType = Literal["RENEW", "NO_RENEW"]

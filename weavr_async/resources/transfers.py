@@ -21,6 +21,7 @@ LIST_PAGES = Endpoint(
     100,
     # Transfers come newest first and can only be bounded by creation time.
     snapshot=SnapshotRule("creationTimestamp", "createdFrom", "createdTo", fixed_order="DESC"),
+    key_fields=("id",),
 )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 __all__ = [
@@ -356,6 +356,26 @@ class Ledger:
             forex = kind in _MERCHANT_KINDS and rng.random() < 0.3
             self.append(ts, kind, amount, next_txid + n, forex=forex)
         self._refresh_filters()
+
+    def insert_backdated(self, ts: int, amount: int, txid: int) -> int:
+        """Insert one credit at its place in time (a late posting with an old timestamp, as
+        when a bank back-values a deposit); the balances of every later entry shift."""
+        if amount <= 0:
+            raise ValueError("a back-dated entry is a credit: amount must be > 0")
+        kind = KIND["TRANSFER"] if self._specs is _CARD_TABLES else KIND["DEPOSIT"]
+        index = bisect_right(self.ts, ts)
+        before = self.bal[index - 1] if index else 0
+        self.ts.insert(index, ts)
+        self.amt.insert(index, amount)
+        self.bal.insert(index, before + amount)
+        self.txid.insert(index, txid)
+        self.kinds.insert(index, kind)
+        self.fx.insert(index, 0)
+        for later in range(index + 1, len(self.bal)):
+            self.bal[later] += amount
+        self.extra = {(k + 1 if k >= index else k): v for k, v in self.extra.items()}
+        self._refresh_filters()
+        return index
 
     def window(self, from_ts: int | None, to_ts: int | None) -> tuple[int, int]:
         """Index range [lo, hi) of entries with from_ts <= processedTimestamp < to_ts."""

@@ -8,7 +8,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
@@ -44,7 +44,7 @@ from ._state import (
 )
 from ._validation import DIGITS, Problems
 
-__all__ = ["BASE_PATH", "FakeBackOffice"]
+__all__ = ["BASE_PATH", "FakeBackOffice", "ResponseValidator"]
 
 BASE_PATH = "/multi/backoffice"
 _INT64 = (-(2**63), 2**63 - 1)
@@ -130,6 +130,8 @@ _MALFORMED: dict[str, tuple[bytes, str]] = {
 }
 
 Result = Reply | StatementPage
+ResponseValidator = Callable[[RecordedRequest, int, Mapping[str, str], bytes, str], str | None]
+"""Checks one answer: (request, status, headers, body, content type) -> violation or None."""
 IdentityLike = SeededIdentity | str
 InstrumentLike = SeededInstrument | str
 
@@ -173,6 +175,11 @@ class FakeBackOffice:
     Use it as an async context manager (or ``start``/``close``); seed identities, instruments,
     histories, transfers and users with the ``add_*`` methods, then point a client at ``url``
     with ``api_key``. State is in memory and deterministic for a given ``seed``.
+
+    ``request_validator`` vets each request before anything else (a message: answered 400);
+    ``response_validator`` vets each answer the operations give (auth, idempotent replays and
+    handlers, not injected faults or the rate limiter, which are off-contract on purpose),
+    and its messages collect in ``response_violations``.
     """
 
     def __init__(
@@ -184,6 +191,7 @@ class FakeBackOffice:
         port: int = 0,
         latency: float = 0.0,
         request_validator: Callable[[RecordedRequest], str | None] | None = None,
+        response_validator: ResponseValidator | None = None,
         token_shape: Literal["object", "string"] = "object",
         history_end_ms: int = HISTORY_END_MS,
     ) -> None:
@@ -194,6 +202,8 @@ class FakeBackOffice:
         self._port = port
         self.latency = latency
         self.request_validator = request_validator
+        self.response_validator = response_validator
+        self.response_violations: list[str] = []
         self.token_shape = token_shape
         self.faults = Faults(seed, OPERATION_IDS)
         self.requests: list[RecordedRequest] = []
@@ -425,9 +435,13 @@ class FakeBackOffice:
         """All statement entries of an instrument, oldest first, exactly as served."""
         return self._backend.ledger_entries(self._instrument(instrument))
 
-    def post_transactions(self, instrument: InstrumentLike, n: int = 1) -> None:
-        """Append ``n`` random new entries to the instrument at the simulator's now."""
-        self._backend.post_transactions(self._instrument(instrument), n)
+    def post_transactions(
+        self, instrument: InstrumentLike, n: int = 1, *, at: int | None = None
+    ) -> None:
+        """Append ``n`` random new entries to the instrument at the simulator's now; with
+        ``at`` (epoch ms), insert ``n`` back-dated credits at that time instead, inside the
+        history, as a late posting would (for testing walks that must repair)."""
+        self._backend.post_transactions(self._instrument(instrument), n, at)
 
     def set_instrument_state(
         self, instrument: InstrumentLike, state: str, reason: str = "SYSTEM"
@@ -492,7 +506,7 @@ class FakeBackOffice:
             self.requests.append(record)
         if op == "requestAccessToken":
             self.token_requests += 1
-        response, dropped = await self._process(request, record, op, body)
+        response, dropped, answered = await self._process(request, record, op, body)
         if dropped:
             if request.transport is not None:
                 request.transport.abort()
@@ -500,28 +514,44 @@ class FakeBackOffice:
         else:
             record.status = response.status
         response.headers["request-ref"] = self._next_ref()
+        if answered and self.response_validator is not None:
+            self._check_response(self.response_validator, record, response)
         return response
+
+    def _check_response(
+        self, validator: ResponseValidator, record: RecordedRequest, response: web.Response
+    ) -> None:
+        body = response.body if isinstance(response.body, bytes) else b""
+        content_type = response.headers.get("content-type", "")
+        try:
+            message = validator(record, response.status, response.headers, body, content_type)
+        except Exception as exc:  # a broken validator must not turn into a 500 for the client
+            message = f"{record.operation_id}: response validator raised {exc!r}"
+        if message is not None:
+            self.response_violations.append(message)
 
     async def _process(
         self, request: web.Request, record: RecordedRequest, op: str | None, body: bytes
-    ) -> tuple[web.Response, bool]:
+    ) -> tuple[web.Response, bool, bool]:
+        """The response, whether to drop the connection, and whether the operation answered
+        (False for the strict-mode 400, the rate limiter, unrouted paths and injected faults)."""
         delay = self.latency + self.faults.slow_delay()
         if delay > 0:
             await asyncio.sleep(delay)
         if self.request_validator is not None:
             message = self.request_validator(record)
             if message is not None:
-                return _json(400, {"message": message[:255]}), False
+                return _json(400, {"message": message[:255]}), False, False
         limited = self._rate_limited()
         if limited is not None:
             self.faults.injected["rate_limiter"] += 1
-            return limited, False
+            return limited, False, False
         if op is None:
             exc = getattr(request.match_info, "http_exception", None)
             status = exc.status if isinstance(exc, web.HTTPException) else 404
             reason = "Method not allowed" if status == 405 else "No such operation"
             return _json(status, {"code": "NOT_FOUND" if status == 404 else "METHOD_NOT_ALLOWED",
-                                  "message": reason}), False  # fmt: skip
+                                  "message": reason}), False, False  # fmt: skip
         self._backend.run_due_transfers()
         fault = self.faults.next_action(op)
         after_commit = False
@@ -530,9 +560,9 @@ class FakeBackOffice:
             if fault.kind == "drop_after_commit":
                 after_commit = True
             else:
-                return self._fault_response(fault), fault.kind == "drop"
+                return self._fault_response(fault), fault.kind == "drop", False
         response = self._authorised(request, op, body)
-        return response, after_commit
+        return response, after_commit, True
 
     def _fault_response(self, fault: FaultAction) -> web.Response:
         if fault.kind == "rate_limit":

@@ -679,9 +679,15 @@ class Backend:
         lowered = email.lower()
         return any(u.email.lower() == lowered for u in self.users.values())
 
-    def post_transactions(self, inst: _Instrument, count: int) -> None:
-        """Append ``count`` random new entries to ``inst`` at the simulator's now."""
+    def post_transactions(self, inst: _Instrument, count: int, at: int | None = None) -> None:
+        """Append ``count`` random new entries to ``inst`` at the simulator's now, or insert
+        ``count`` back-dated credits at timestamp ``at``."""
         if count <= 0:
+            return
+        if at is not None:
+            first = int(self.new_id(reserve=count))
+            for n in range(count):
+                inst.ledger.insert_backdated(at, 1_000 + n, first + n)
             return
         ts = self._stamp(inst)
         inst.ledger.add_random(count, ts, int(self.new_id(reserve=count)))
