@@ -365,3 +365,42 @@ async def test_back_dated_postings_ahead_of_the_cursor_are_included_once(
     assert got == (final if order == "ASC" else list(reversed(final)))
     assert len(got) == len(set(got)) == 1_003
     assert stream.progress.repairs >= 1
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+async def test_bulk_list_walk_repairs_when_new_bulks_arrive_first(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity, concurrency: int
+) -> None:
+    """Bulk processes have no time filter to pin: new ones arrive at the front and shift the
+    offsets; the walk shifts with them and skips the overlap."""
+    from weavr_async import CurrencyAmount, InstrumentRef, NewTransfer
+
+    source = fake.add_managed_account(corp.id, currency="EUR", history=10)
+    target = fake.add_managed_account(corp.id, currency="EUR")
+    acme = bo.identity(corp)
+    one = [
+        NewTransfer(
+            profile_id="1",
+            source=InstrumentRef.managed_account(source.id),
+            destination=InstrumentRef.managed_account(target.id),
+            destination_amount=CurrencyAmount("EUR", 1),
+        )
+    ]
+
+    async def submit() -> str:
+        submitted = await acme.bulks.create_transfers(one)
+        assert submitted.bulk_id is not None
+        return submitted.bulk_id
+
+    existing = [await submit() for _ in range(230)]
+    got: list[str] = []
+    stream = acme.bulks.list(page_size=50, concurrency=concurrency)
+    async for bulk in stream:
+        assert bulk.bulk_id is not None
+        got.append(bulk.bulk_id)
+        if len(got) == 60:
+            for _ in range(7):
+                await submit()
+    assert sorted(got) == sorted(existing)
+    assert len(got) == len(set(got)) == 230
+    assert stream.progress.repairs >= 1
