@@ -107,6 +107,21 @@ class _StructureCodegen:
         function: Callable[[Any, Any], Any] = namespace["structure"]
         return function
 
+    @staticmethod
+    def _leaf_fields(cls: type) -> list[str] | None:
+        """Field names of a class whose fields are all required, positional and plain JSON
+        values; None for any other class."""
+        hints = typing.get_type_hints(cls)
+        fields = attrs.fields(cls)
+        if len(fields) > 4:
+            return None
+        for field in fields:
+            if field.default is not attrs.NOTHING or field.kw_only:
+                return None
+            if hints[field.name] not in _PASS_THROUGH:
+                return None
+        return [f.name for f in fields]
+
     def _convert(self, expr: str, tp: Any, env: dict[str, Any]) -> str:
         inner = _optional_inner(tp)
         if inner is not None:
@@ -125,6 +140,14 @@ class _StructureCodegen:
                 return f"list({expr})"
             return f"[{converted} for {tmp} in {expr}]"
         if attrs.has(tp):
+            leaf = self._leaf_fields(tp)
+            if leaf is not None:
+                # Small all-required classes (CurrencyAmount, TransactionId) are built inline:
+                # one call fewer per nested object, ~20% of a statement entry's decode.
+                cls_name, tmp = _name("cls"), _name("v")
+                env[cls_name] = tp
+                reads = ", ".join(f"{tmp}[{to_camel(f)!r}]" for f in leaf)
+                return f"({cls_name}({reads}) if ({tmp} := {expr}) is not None else None)"
             fn = _name("structure")
             env[fn] = self.hook(tp)
             return f"{fn}({expr})"
