@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -1120,6 +1120,58 @@ async def test_contract_validator_accepts_simulator_traffic(session: aiohttp.Cli
         assert r.status == 200, r.body
         r = await api.call("GET", "/transfers", params={"id": acct.id, "type": "managed_accounts"})
         assert r.status == 200 and r.json["count"] == 1
+
+
+async def test_response_validator_judges_answers_not_injected_faults(
+    session: aiohttp.ClientSession,
+) -> None:
+    judged: list[tuple[str | None, int, str]] = []
+
+    def validator(
+        req: RecordedRequest, status: int, headers: Mapping[str, str], body: bytes, ctype: str
+    ) -> str | None:
+        judged.append((req.operation_id, status, ctype))
+        assert headers["request-ref"]
+        if status == 404:
+            raise RuntimeError("validator bug")
+        return f"{req.operation_id} said {status}" if status == 409 else None
+
+    async with FakeBackOffice(
+        request_validator=contract.make_request_validator(), response_validator=validator
+    ) as fake:
+        api = Api(fake, session)
+        ident = fake.add_identity("CORPORATE")
+        acct, card = await funded(fake, ident)
+        await api.login(ident)  # judged: (requestAccessToken, 200)
+        dead = {"Authorization": "Bearer dead"}
+        r = await api.call("GET", "/transfers", auth=False, headers=dead, check=False)
+        assert r.status == 401
+        body, ref = transfer_body(acct, card, 2), {"idempotency-ref": "r-1"}
+        await api.call("POST", "/transfers", json=body, headers=ref)
+        await api.call("POST", "/transfers", json=body, headers=ref)  # a replay is judged too
+        await api.call("POST", f"/managed_cards/{card.id}/unblock", check=False)  # 409
+        await api.call("GET", "/transfers/424242", check=False)  # 404: the validator raises
+        fake.faults.script(status=503, count=1)
+        fake.faults.script_rate_limit(count=1)
+        fake.faults.script_malformed(kind="html")
+        for _ in range(3):
+            await api.call("GET", "/transfers", check=False)
+        fake.set_rate_limit(0)
+        assert (await api.call("GET", "/transfers", check=False)).status == 429
+        fake.set_rate_limit(None)
+        assert (await api.call("GET", "/transfers", params={"x": "1"}, check=False)).status == 400
+    assert judged == [
+        ("requestAccessToken", 200, "application/json"),
+        ("transfersGet", 401, ""),
+        ("transferCreate", 200, "application/json"),
+        ("transferCreate", 200, "application/json"),
+        ("managedCardUnblock", 409, "application/json"),
+        ("transferGet", 404, "application/json"),
+    ]
+    assert fake.response_violations == [
+        "managedCardUnblock said 409",
+        "transferGet: response validator raised RuntimeError('validator bug')",
+    ]
 
 
 # --------------------------------------------------------------------------- performance

@@ -50,13 +50,14 @@ Semantics worth knowing:
 * Idempotency: for operations declaring ``idempotency-ref``, a repeat of (identity,
   operation, ref, body bytes) replays the stored status and body (``idempotent_replays``).
 * Pipeline per request: record -> latency/slow delay -> ``request_validator`` -> rate limiter
-  -> scripted/random faults -> auth -> idempotency replay -> handler -> (drop after commit).
-  Dropped requests are recorded with status 0. Note that aiohttp's own client retries an
-  idempotent request once when its connection is dropped.
+  -> scripted/random faults -> auth -> idempotency replay -> handler -> (drop after commit)
+  -> ``response_validator`` (answers of auth, replay and handlers only; its messages go to
+  ``response_violations``). Dropped requests are recorded with status 0. Note that
+  aiohttp's own client retries an idempotent request once when its connection is dropped.
 """
 
 from ._faults import FaultAction, Faults
-from ._server import BASE_PATH, FakeBackOffice
+from ._server import BASE_PATH, FakeBackOffice, ResponseValidator
 from ._state import (
     HISTORY_END_MS,
     RecordedRequest,
@@ -72,6 +73,7 @@ __all__ = [
     "FaultAction",
     "Faults",
     "RecordedRequest",
+    "ResponseValidator",
     "SeededIdentity",
     "SeededInstrument",
     "SeededUser",
