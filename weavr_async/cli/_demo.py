@@ -179,17 +179,10 @@ async def walk_all(
     for result in results:
         if result.plan.owner not in bars:
             bars[result.plan.owner] = board.add(result.plan.owner)
-    # Retries wait milliseconds and a 429 is waited out for at most 0.2 s: the demo shows the
-    # mechanisms at work without spending its minute asleep. The simulator's random 429s
-    # advertise a limit (20/s) that it does not enforce; adaptive pacing would rightly slow the
-    # whole client down to it, so it is off here and each 429 delays only its own request.
-    retry = Retry(
-        max_attempts=8,
-        base_delay=0.01,
-        max_delay=0.2,
-        max_rate_limit_wait=0.2,
-        adaptive_rate_limit=False,
-    )
+    # Retries wait milliseconds and a 429 holds the client back for at most 0.2 s: the demo
+    # shows the mechanisms at work (client-wide rate limiting included) without spending its
+    # minute asleep.
+    retry = Retry(max_attempts=8, base_delay=0.01, max_delay=0.2, max_rate_limit_wait=0.2)
     page_concurrency = max(2, min(8, options.concurrency // 4))
     try:
         async with BackOffice(

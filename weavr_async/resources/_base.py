@@ -131,10 +131,11 @@ class Resource:
         auth = self._context.auth
         op = endpoint.operation
 
-        async def fetch(query: QueryPairs) -> Mapping[str, Any]:
-            response = await transport.send(op, path_params=path, query=query, auth=auth)
-            data: Mapping[str, Any] = response.data
-            return data
+        async def fetch(query: QueryPairs, decode: bool) -> Any:
+            response = await transport.send(
+                op, path_params=path, query=query, auth=auth, decode=decode
+            )
+            return response.data
 
         try:
             return Stream(

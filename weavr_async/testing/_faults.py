@@ -53,6 +53,10 @@ class Faults:
         self.malformed_rate = 0.0
         self.slow_rate = 0.0
         self.slow_seconds = 0.5
+        # Injected 429s stand for sporadic throttling by a limit the simulator does not
+        # enforce; this is the limit they advertise (a client that paces itself by it should
+        # not be slowed down much). `set_rate_limit` enforces a real one.
+        self.rate_limit_header = "1000, 1000;w=1"
         self.injected: Counter[str] = Counter()
 
     def script(

@@ -568,7 +568,10 @@ class FakeBackOffice:
         if fault.kind == "rate_limit":
             return web.Response(
                 status=429,
-                headers={"x-ratelimit-limit": "20, 20;w=1", "x-ratelimit-reset": str(fault.reset)},
+                headers={
+                    "x-ratelimit-limit": self.faults.rate_limit_header,
+                    "x-ratelimit-reset": str(fault.reset),
+                },
             )
         if fault.kind == "malformed":
             payload, ctype = _MALFORMED[fault.malformed]
