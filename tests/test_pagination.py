@@ -404,3 +404,26 @@ async def test_bulk_list_walk_repairs_when_new_bulks_arrive_first(
     assert sorted(got) == sorted(existing)
     assert len(got) == len(set(got)) == 230
     assert stream.progress.repairs >= 1
+
+
+def test_a_walk_left_open_at_loop_shutdown_closes_quietly() -> None:
+    """asyncio.run closes every unfinished async generator at shutdown; a walk abandoned
+    mid-way must cancel its pages then without the loop reporting any error."""
+    reported: list[dict[str, object]] = []
+    kept: list[object] = []
+
+    async def scenario() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _, ctx: reported.append(ctx))
+        async with FakeBackOffice(seed=3) as fake:
+            ident = fake.add_identity("CORPORATE")
+            account = fake.add_managed_account(ident, currency="EUR", history=3_000)
+            client = BackOffice(api_key=fake.api_key, base_url=fake.url)
+            stream = client.identity(Identity.corporate(ident.id)).managed_accounts.statement(
+                account.id, page_size=100, concurrency=4
+            )
+            walk = stream.raw()
+            await walk.__anext__()
+            kept.extend([walk, client])  # still referenced when the loop shuts down
+
+    asyncio.run(scenario())
+    assert reported == []

@@ -27,7 +27,6 @@ import gc
 import hashlib
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from contextlib import aclosing
 from typing import Any, Generic, Literal, TypeVar
 
 import attrs
@@ -158,14 +157,6 @@ class _Cursor:
     keys: Counter[str] = attrs.field(factory=Counter)
 
 
-class _CountChanged(Exception):
-    """A page's `count` differs from its segment's: the window changed under the walk."""
-
-    def __init__(self, count: int) -> None:
-        super().__init__(count)
-        self.count = count
-
-
 class Stream(Generic[T]):
     """A paginated result: `async for item in stream`, `stream.pages()`, `stream.raw()`,
     `await stream.collect()`.
@@ -249,16 +240,17 @@ class Stream(Generic[T]):
         return self._items(decode=False)
 
     async def pages(self) -> AsyncGenerator[Page[T], None]:
-        # Every nested walk is closed explicitly (aclosing): a consumer that stops early must
-        # cancel the page requests in flight now, not whenever the collector finds them.
-        async with aclosing(self._walk()) as walk:
-            async for raw_page, body in walk:
+        walk = self._begin()
+        try:
+            while (got := await walk.next_page()) is not None:
+                raw_page, body = got
                 page = self._typed_page(raw_page, body)
-                state = self._state
-                assert state is not None
-                state.consumed = len(raw_page.items)  # a page handed out counts as yielded
+                walk.state.consumed = len(raw_page.items)  # a page handed out counts as yielded
                 yield page
                 self._after_yield(raw_page)
+            self.progress.total = self.progress.items
+        finally:
+            await walk.close()
 
     async def collect(self) -> list[T]:
         return [item async for item in self]
@@ -266,15 +258,31 @@ class Stream(Generic[T]):
     # -- walking --------------------------------------------------------------------------
 
     async def _items(self, *, decode: bool) -> AsyncGenerator[Any, None]:
-        async with aclosing(self._walk()) as walk:
-            async for raw_page, _ in walk:
+        # One async generator per iteration, over a plain page source: nested generators
+        # would each be finalised on their own at interpreter or loop shutdown, racing the
+        # outer one's cleanup; here `finally` cancels the pages in flight, once.
+        walk = self._begin()
+        try:
+            while (got := await walk.next_page()) is not None:
+                raw_page = got[0]
                 items: list[Any] = self._decode(raw_page.items) if decode else raw_page.items
-                state = self._state
-                assert state is not None
+                state = walk.state
                 for index, item in enumerate(items, 1):
                     state.consumed = index
                     yield item
                 self._after_yield(raw_page)
+            self.progress.total = self.progress.items
+        finally:
+            await walk.close()
+
+    def _begin(self) -> _Walk:
+        self.progress = Progress()
+        state = _WalkState.from_checkpoint(self._start)
+        state.ts_field = self._timestamp_field()
+        state.key_fields = self._endpoint.key_fields
+        self._state = state
+        self.progress.items = state.yielded
+        return _Walk(self, state)
 
     def _after_yield(self, raw_page: Page[RawItem]) -> None:
         state = self._state
@@ -323,157 +331,12 @@ class Stream(Generic[T]):
             end_balance=end,
         )
 
-    async def _walk(self) -> AsyncGenerator[tuple[Page[RawItem], Mapping[str, Any]], None]:
-        self.progress = Progress()
-        state = _WalkState.from_checkpoint(self._start)
-        state.ts_field = self._timestamp_field()
-        state.key_fields = self._endpoint.key_fields
-        self._state = state
-        self.progress.items = state.yielded
-        rule = self._endpoint.snapshot
-        pages = self._walk_offsets(state) if rule is None else self._walk_snapshot(state, rule)
-        async with aclosing(pages):
-            async for item in pages:
-                yield item
-        self.progress.total = self.progress.items
-
     def _order(self, rule: SnapshotRule) -> Order:
         if rule.order_param is not None:
             value = self._params.get(rule.order_param)
             if value in ("ASC", "DESC"):
                 return value
         return rule.fixed_order
-
-    async def _walk_snapshot(
-        self, state: _WalkState, rule: SnapshotRule
-    ) -> AsyncGenerator[tuple[Page[RawItem], Mapping[str, Any]], None]:
-        order = self._order(rule)
-        user_lower = _as_int(self._params.get(rule.lower_param))
-        user_upper = _as_int(self._params.get(rule.upper_param))
-        ts_field = rule.timestamp_field
-        first: tuple[Page[RawItem], Mapping[str, Any]] | None = None
-        if state.pin is None:
-            # Pin the snapshot: find the newest entry that exists now.
-            if order == "DESC":
-                first = await self._get(self._pairs(rule, user_lower, user_upper), 0)
-                newest = first[0].items[0].get(ts_field) if first[0].items else None
-            else:
-                probe_pairs = self._pairs(rule, user_lower, user_upper, order="DESC")
-                probe = await self._get(probe_pairs, 0, limit=1)
-                newest = probe[0].items[0].get(ts_field) if probe[0].items else None
-            if not isinstance(newest, int):
-                self.progress.total = state.yielded
-                if first is not None and first[0].items:
-                    raise TransportError(
-                        f"{self._endpoint.operation.operation_id}: entry without {ts_field}"
-                    )
-                return
-            state.pin = newest + 1 if user_upper is None else min(user_upper, newest + 1)
-
-        while True:
-            cursor = state.cursor_now()
-            if order == "DESC":
-                lower = user_lower
-                upper = state.pin if cursor.ts is None else min(state.pin, cursor.ts + 1)
-            else:
-                lower = user_lower if cursor.ts is None else cursor.ts - 1
-                upper = state.pin
-            pairs = self._pairs(rule, lower, upper)
-            keep = _SnapshotFilter(ts_field, order, state.pin, cursor, self._endpoint.key_fields)
-            if first is not None:
-                # The pinning request was this segment's first page (DESC, fresh walk).
-                segment_first, first = first, None
-            else:
-                segment_first = await self._get(pairs, 0)
-            try:
-                segment = self._segment(state, pairs, segment_first, keep)
-                async with aclosing(segment):
-                    async for item in segment:
-                        yield item
-                return
-            except _CountChanged:
-                state.repairs += 1
-                self.progress.repairs = state.repairs
-
-    async def _segment(
-        self,
-        state: _WalkState,
-        pairs: QueryPairs,
-        first: tuple[Page[RawItem], Mapping[str, Any]],
-        keep: _SnapshotFilter | None,
-        *,
-        start_offset: int = 0,
-        dedupe: frozenset[str] = frozenset(),
-    ) -> AsyncGenerator[tuple[Page[RawItem], Mapping[str, Any]], None]:
-        """Yield one segment's pages in order, fetching ahead with bounded concurrency."""
-        page, body = first
-        expected = page.count
-        state.segment_count = expected
-        self.progress.total = state.yielded + _remaining(expected, start_offset, keep)
-        step = self._page_size
-        offsets = deque(range(start_offset + step, expected, step))
-        in_flight: deque[asyncio.Task[_Fetched]] = deque()
-
-        def launch() -> None:
-            while offsets and len(in_flight) < self._concurrency:
-                fetch = self._fetch_ahead(pairs, offsets.popleft())
-                in_flight.append(asyncio.create_task(fetch, name=PAGE_TASK_NAME))
-
-        try:
-            launch()
-            current: tuple[Page[RawItem], Mapping[str, Any]] | None = (page, body)
-            while current is not None:
-                page, body = current
-                if page.count != expected:
-                    raise _CountChanged(page.count)
-                if page.response_count < min(step, expected - page.offset):
-                    # A short page inside the segment: entries vanished from the window.
-                    raise _CountChanged(page.count)
-                items = keep.apply(page.items) if keep is not None else page.items
-                if dedupe:
-                    key_fields = self._endpoint.key_fields
-                    items = [i for i in items if _entry_key(i, key_fields) not in dedupe]
-                    dedupe = frozenset()
-                state.begin_page(items)
-                yield Page(items, page.offset, page.count, page.response_count), body
-                if in_flight:
-                    # The awaited page stays in the window until it has arrived, so requests
-                    # in flight never exceed `concurrency`.
-                    current = await self._open(await in_flight[0])
-                    in_flight.popleft()
-                    launch()
-                else:
-                    current = None
-        finally:
-            for task in in_flight:
-                task.cancel()
-            if in_flight:
-                await asyncio.gather(*in_flight, return_exceptions=True)
-
-    async def _walk_offsets(
-        self, state: _WalkState
-    ) -> AsyncGenerator[tuple[Page[RawItem], Mapping[str, Any]], None]:
-        pairs = list(self._filters)
-        offset = state.offset
-        dedupe: frozenset[str] = frozenset()
-        while True:
-            first = await self._get(pairs, offset)
-            try:
-                segment = self._segment(
-                    state, pairs, first, None, start_offset=offset, dedupe=dedupe
-                )
-                async with aclosing(segment):
-                    async for item in segment:
-                        yield item
-                return
-            except _CountChanged as changed:
-                state.repairs += 1
-                self.progress.repairs = state.repairs
-                # New entries arrive at the front: skip past them, and drop the overlap.
-                offset = max(0, state.offset + changed.count - state.segment_count)
-                dedupe = frozenset(
-                    _entry_key(i, self._endpoint.key_fields) for i in state.last_page_items
-                )
 
     def _pairs(
         self,
@@ -554,6 +417,177 @@ class Stream(Generic[T]):
             ),
             body,
         )
+
+
+PageAndBody = tuple[Page[RawItem], Mapping[str, Any]]
+
+
+class _Segment:
+    """Offsets of one segment (fixed filters and bounds), fetched ahead within `concurrency`
+    and handed out in order."""
+
+    def __init__(
+        self,
+        stream: Stream[Any],
+        pairs: QueryPairs,
+        first: PageAndBody,
+        keep: _SnapshotFilter | None,
+        start_offset: int,
+        dedupe: frozenset[str],
+    ) -> None:
+        self.stream = stream
+        self.pairs = pairs
+        self.keep = keep
+        self.dedupe = dedupe
+        self.start_offset = start_offset
+        self.expected = first[0].count
+        self._first: PageAndBody | None = first
+        step = stream._page_size
+        self._offsets = deque(range(start_offset + step, self.expected, step))
+        self._in_flight: deque[asyncio.Task[_Fetched]] = deque()
+
+    def _launch(self) -> None:
+        stream = self.stream
+        while self._offsets and len(self._in_flight) < stream._concurrency:
+            fetch = stream._fetch_ahead(self.pairs, self._offsets.popleft())
+            self._in_flight.append(asyncio.create_task(fetch, name=PAGE_TASK_NAME))
+
+    async def next(self) -> PageAndBody | None:
+        if self._first is not None:
+            first, self._first = self._first, None
+            self._launch()
+            return first
+        if not self._in_flight:
+            return None
+        # The awaited page stays in the window until it has arrived, so requests in flight
+        # never exceed `concurrency`.
+        current = await self.stream._open(await self._in_flight[0])
+        self._in_flight.popleft()
+        self._launch()
+        return current
+
+    async def close(self) -> None:
+        tasks = list(self._in_flight)
+        self._in_flight.clear()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class _Walk:
+    """The pages of one walk, segment after segment: pins the snapshot, checks every page's
+    `count` against its segment's, and starts a repair segment when the window changed."""
+
+    def __init__(self, stream: Stream[Any], state: _WalkState) -> None:
+        self.stream = stream
+        self.state = state
+        self._segment: _Segment | None = None
+        self._done = False
+        self._changed_count: int | None = None
+
+    async def next_page(self) -> PageAndBody | None:
+        stream = self.stream
+        state = self.state
+        while not self._done:
+            if self._segment is None:
+                self._segment = await self._start_segment()
+                if self._segment is None:
+                    self._done = True
+                    break
+                state.segment_count = self._segment.expected
+                stream.progress.total = state.yielded + _remaining(
+                    self._segment.expected, self._segment.start_offset, self._segment.keep
+                )
+            segment = self._segment
+            got = await segment.next()
+            if got is None:
+                self._done = True
+                break
+            page, body = got
+            short = page.response_count < min(stream._page_size, segment.expected - page.offset)
+            if page.count != segment.expected or short:
+                # The window changed under the walk (a short page: entries vanished from it).
+                await segment.close()
+                self._segment = None
+                self._changed_count = page.count
+                state.repairs += 1
+                stream.progress.repairs = state.repairs
+                continue
+            items = segment.keep.apply(page.items) if segment.keep is not None else page.items
+            if segment.dedupe:
+                fields = stream._endpoint.key_fields
+                items = [i for i in items if _entry_key(i, fields) not in segment.dedupe]
+                segment.dedupe = frozenset()
+            state.begin_page(items)
+            return Page(items, page.offset, page.count, page.response_count), body
+        return None
+
+    async def close(self) -> None:
+        if self._segment is not None:
+            await self._segment.close()
+            self._segment = None
+
+    async def _start_segment(self) -> _Segment | None:
+        rule = self.stream._endpoint.snapshot
+        if rule is None:
+            return await self._offset_segment()
+        return await self._snapshot_segment(rule)
+
+    async def _offset_segment(self) -> _Segment:
+        """Endpoints without time bounds: new entries arrive at the front, so a changed count
+        shifts the offsets by the difference, and the last page's entries are skipped."""
+        stream = self.stream
+        state = self.state
+        pairs = list(stream._filters)
+        offset = state.offset
+        dedupe: frozenset[str] = frozenset()
+        if self._changed_count is not None:
+            offset = max(0, state.offset + self._changed_count - state.segment_count)
+            fields = stream._endpoint.key_fields
+            dedupe = frozenset(_entry_key(i, fields) for i in state.last_page_items)
+        first = await stream._get(pairs, offset)
+        return _Segment(stream, pairs, first, None, offset, dedupe)
+
+    async def _snapshot_segment(self, rule: SnapshotRule) -> _Segment | None:
+        stream = self.stream
+        state = self.state
+        order = stream._order(rule)
+        user_lower = _as_int(stream._params.get(rule.lower_param))
+        user_upper = _as_int(stream._params.get(rule.upper_param))
+        first: PageAndBody | None = None
+        if state.pin is None:
+            # Pin the snapshot just past the newest entry that exists now.
+            if order == "DESC":
+                first = await stream._get(stream._pairs(rule, user_lower, user_upper), 0)
+                head = first[0].items
+            else:
+                probe_pairs = stream._pairs(rule, user_lower, user_upper, order="DESC")
+                head = (await stream._get(probe_pairs, 0, limit=1))[0].items
+            newest = head[0].get(rule.timestamp_field) if head else None
+            if not isinstance(newest, int):
+                if head:
+                    operation = stream._endpoint.operation.operation_id
+                    raise MalformedResponse(
+                        f"{operation}: an entry has no integer {rule.timestamp_field}",
+                        operation=operation,
+                    )
+                return None
+            state.pin = newest + 1 if user_upper is None else min(user_upper, newest + 1)
+        cursor = state.cursor_now()
+        if order == "DESC":
+            lower = user_lower
+            upper = state.pin if cursor.ts is None else min(state.pin, cursor.ts + 1)
+        else:
+            lower = user_lower if cursor.ts is None else cursor.ts - 1
+            upper = state.pin
+        pairs = stream._pairs(rule, lower, upper)
+        keep = _SnapshotFilter(
+            rule.timestamp_field, order, state.pin, cursor, stream._endpoint.key_fields
+        )
+        if first is None:
+            first = await stream._get(pairs, 0)
+        return _Segment(stream, pairs, first, keep, 0, frozenset())
 
 
 @attrs.frozen
