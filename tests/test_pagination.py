@@ -427,3 +427,60 @@ def test_a_walk_left_open_at_loop_shutdown_closes_quietly() -> None:
 
     asyncio.run(scenario())
     assert reported == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "order"),
+    [
+        ("account", "ASC"),
+        ("account", "DESC"),
+        ("card", "ASC"),
+        ("card", "DESC"),
+        ("transfers", "DESC"),
+    ],
+)
+async def test_every_entry_once_in_order_with_faults_and_arrivals(
+    fake: FakeBackOffice, corp: Identity, kind: str, order: str
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR", history=1_200)
+    card = fake.add_managed_card(corp.id, currency="EUR", history=900)
+    fake.add_transfers(corp.id, count=640)
+    patient = Retry(max_attempts=12, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=0.02)
+    async with BackOffice(api_key=fake.api_key, base_url=fake.url, retry=patient) as client:
+        acme = client.identity(corp)
+        await acme.managed_accounts.get(account.id)
+        fake.faults.error_rate = 0.15
+        fake.faults.rate_limit_rate = 0.08
+        fake.faults.malformed_rate = 0.08
+        fake.arrivals_per_statement_request = 2
+        fake.arrivals_per_transfers_request = 2
+        if kind == "transfers":
+            got = [t.id async for t in acme.transfers.list(page_size=50, concurrency=4)]
+        else:
+            resource = acme.managed_accounts if kind == "account" else acme.managed_cards
+            instrument = account if kind == "account" else card
+            stream = resource.statement(
+                instrument.id,
+                order=order,  # type: ignore[arg-type]
+                page_size=50,
+                concurrency=4,
+            )
+            got = [e.transaction_id.id async for e in stream]
+        fake.faults.clear()
+    assert sum(fake.faults.injected.values()) >= 2  # the faults really happened
+    if kind == "transfers":
+        listing = [t.id async for t in client_list(fake, corp)]
+        # The snapshot: what the walk's first request saw, i.e. all but the arrivals after it.
+        assert got == listing[len(listing) - len(got) :]
+        assert len(got) == len(set(got)) >= 640
+    else:
+        ledger = ids(fake.ledger(account if kind == "account" else card))
+        seen = ledger[: len(got)]
+        assert got == (seen if order == "ASC" else list(reversed(seen)))
+        assert len(ledger) > len(got) >= (1_200 if kind == "account" else 900)
+
+
+async def client_list(fake: FakeBackOffice, corp: Identity) -> AsyncIterator[object]:
+    async with BackOffice(api_key=fake.api_key, base_url=fake.url) as client:
+        async for transfer in client.identity(corp).transfers.list():
+            yield transfer
