@@ -382,3 +382,9 @@ async def test_bulk_spend_rules_update_runs(fake: FakeBackOffice, acme: Identity
         assert rules.card_level_spend_rules.allow_contactless is False
     with pytest.raises(Conflict):
         await acme.bulks.execute(submitted.bulk_id)
+
+
+def test_seeded_identities_name_themselves_as_the_sdk_does(fake: FakeBackOffice) -> None:
+    consumer = fake.add_identity("CONSUMER")
+    assert consumer.identity == Identity.consumer(consumer.id)
+    assert fake.add_identity("CORPORATE").identity.type == "CORPORATE"

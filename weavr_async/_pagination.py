@@ -80,7 +80,12 @@ class Endpoint:
 
 @attrs.define(slots=True)
 class Page(Generic[T]):
-    """One page as the API answered it (after the snapshot's filtering)."""
+    """One page as the API answered it (after the snapshot's filtering).
+
+    On statements, `start_balance` and `end_balance` are the API's balances before and after
+    the walk's whole time window, the same on every page: a reconciliation takes the first
+    page's start and the last page's end.
+    """
 
     items: list[T]
     offset: int

@@ -29,6 +29,7 @@ from ._state import (
     Backend,
     BulkOpsQuery,
     BulksQuery,
+    IdentityType,
     RecordedRequest,
     Reply,
     SeededIdentity,
@@ -320,7 +321,8 @@ class FakeBackOffice:
     ) -> SeededIdentity:
         """Create a CORPORATE or CONSUMER identity."""
         ident = self._backend.add_identity(identity_type, name)
-        return SeededIdentity(ident.id, ident.type)
+        kind: IdentityType = "CONSUMER" if ident.type == "CONSUMER" else "CORPORATE"
+        return SeededIdentity(ident.id, kind)
 
     def add_managed_account(
         self,

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import attrs
 import orjson
 
+from ..models.common import Identity
 from ._history import KIND, Ledger
 from ._validation import (
     DIGITS,
@@ -103,12 +104,17 @@ class SeededIdentity:
     """An identity created with ``FakeBackOffice.add_identity``."""
 
     id: str
-    type: str
+    type: IdentityType
 
     @property
-    def identity_type(self) -> str:
+    def identity_type(self) -> IdentityType:
         """``CORPORATE`` or ``CONSUMER`` (alias of ``type``)."""
         return self.type
+
+    @property
+    def identity(self) -> Identity:
+        """The same identity as the SDK names it, for ``BackOffice.identity(...)``."""
+        return Identity(self.type, self.id)
 
 
 @attrs.frozen
