@@ -22,10 +22,11 @@ import pytest
 
 from weavr_async import BackOffice, Identity, StatementEntry
 from weavr_async.cli import main
-from weavr_async.cli._formats import CSV_COLUMNS, flatten
 from weavr_async.cli._progress import Bar, ProgressBoard, draw_bar
 from weavr_async.cli._reconcile import StatementCheck
 from weavr_async.models import CurrencyAmount, TransactionId, structure
+from weavr_async.models.statement_csv import STATEMENT_CSV_COLUMNS as CSV_COLUMNS
+from weavr_async.models.statement_csv import flatten_entry as flatten
 from weavr_async.testing import FakeBackOffice
 
 TIMEOUT = 20.0

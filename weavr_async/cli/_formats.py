@@ -9,35 +9,13 @@ from typing import Any, BinaryIO, Literal, Protocol
 
 import orjson
 
+from ..models.statement_csv import STATEMENT_CSV_COLUMNS, flatten_entry
+
 __all__ = ["CSV_COLUMNS", "CsvWriter", "EntryWriter", "JsonLinesWriter", "open_writer"]
 
 Format = Literal["jsonl", "csv"]
 
-# Flattened column name -> path into the entry's JSON object.
-CSV_COLUMNS: tuple[str, ...] = (
-    "transactionId.type",
-    "transactionId.id",
-    "entryState",
-    "processedTimestamp",
-    "transactionAmount.currency",
-    "transactionAmount.amount",
-    "availableBalanceAdjustment.amount",
-    "actualBalanceAdjustment.amount",
-    "balanceAfter.amount",
-    "availableBalanceAfter.amount",
-    "actualBalanceAfter.amount",
-    "transactionFee.currency",
-    "transactionFee.amount",
-    "cardholderFee.amount",
-    "originalAmount.currency",
-    "originalAmount.amount",
-    "forexRate.value",
-    "forexRate.scale",
-    "sourceAmount.currency",
-    "sourceAmount.amount",
-    "additionalFields",
-)
-_PATHS: tuple[tuple[str, ...], ...] = tuple(tuple(name.split(".")) for name in CSV_COLUMNS)
+CSV_COLUMNS = STATEMENT_CSV_COLUMNS
 
 
 class EntryWriter(Protocol):
@@ -67,19 +45,6 @@ class JsonLinesWriter:
         self.flush()
 
 
-def flatten(entry: Mapping[str, Any]) -> list[object]:
-    """The CSV row of an entry: nested fields by path, `additionalFields` as compact JSON."""
-    row: list[object] = []
-    for path in _PATHS:
-        value: Any = entry
-        for key in path:
-            value = value.get(key) if isinstance(value, Mapping) else None
-        if isinstance(value, Mapping | list):
-            value = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode() if value else ""
-        row.append("" if value is None else value)
-    return row
-
-
 class CsvWriter:
     """Flattened rows under a header of `CSV_COLUMNS` (the header is left out when appending)."""
 
@@ -91,7 +56,7 @@ class CsvWriter:
             self._csv.writerow(CSV_COLUMNS)
 
     def write(self, entry: Mapping[str, Any]) -> None:
-        self._csv.writerow(flatten(entry))
+        self._csv.writerow(flatten_entry(entry))
 
     def flush(self) -> None:
         self._text.flush()

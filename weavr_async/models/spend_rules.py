@@ -31,8 +31,8 @@ class RolloverPolicy:
 
 
 @attrs.define(slots=True, kw_only=True)
-class CardSpendRules:
-    """Rules on one card. Fields left as None are not sent (and so not changed by an update)."""
+class _CommonSpendRules:
+    """The rules every level shares (the contract's CommonLevelSpendRules)."""
 
     allowed_merchant_categories: list[str] | None = None
     blocked_merchant_categories: list[str] | None = None
@@ -46,42 +46,24 @@ class CardSpendRules:
     allow_cashback: bool | None = None
     allow_credit_authorisations: bool | None = None
     rollover_policy: RolloverPolicy | None = None
+
+
+@attrs.define(slots=True, kw_only=True)
+class CardSpendRules(_CommonSpendRules):
+    """Rules on one card. Fields left as None are not sent (and so not changed by an update)."""
+
     spend_limit: list[SpendLimit] | None = None
     min_transaction_amount: int | None = None
     max_transaction_amount: int | None = None
 
 
 @attrs.define(slots=True, kw_only=True)
-class ProfileSpendRules:
-    allowed_merchant_categories: list[str] | None = None
-    blocked_merchant_categories: list[str] | None = None
-    allowed_merchant_ids: list[str] | None = None
-    blocked_merchant_ids: list[str] | None = None
-    allowed_merchant_countries: list[str] | None = None
-    blocked_merchant_countries: list[str] | None = None
-    allow_contactless: bool | None = None
-    allow_atm: bool | None = None
-    allow_e_commerce: bool | None = None
-    allow_cashback: bool | None = None
-    allow_credit_authorisations: bool | None = None
-    rollover_policy: RolloverPolicy | None = None
+class ProfileSpendRules(_CommonSpendRules):
     auth_forwarding_enabled: bool | None = None
 
 
 @attrs.define(slots=True, kw_only=True)
-class IdentitySpendRules:
-    allowed_merchant_categories: list[str] | None = None
-    blocked_merchant_categories: list[str] | None = None
-    allowed_merchant_ids: list[str] | None = None
-    blocked_merchant_ids: list[str] | None = None
-    allowed_merchant_countries: list[str] | None = None
-    blocked_merchant_countries: list[str] | None = None
-    allow_contactless: bool | None = None
-    allow_atm: bool | None = None
-    allow_e_commerce: bool | None = None
-    allow_cashback: bool | None = None
-    allow_credit_authorisations: bool | None = None
-    rollover_policy: RolloverPolicy | None = None
+class IdentitySpendRules(_CommonSpendRules):
     min_transaction_amount: int | None = None
     max_transaction_amount: int | None = None
 

@@ -6,42 +6,11 @@ import csv
 import io
 from typing import Any
 
-import orjson
+from ..models.statement_csv import STATEMENT_CSV_COLUMNS, flatten_entry
 
 __all__ = ["CSV_COLUMNS", "render_csv", "render_pdf"]
 
-CSV_COLUMNS: tuple[str, ...] = (
-    "transactionId.type",
-    "transactionId.id",
-    "entryState",
-    "processedTimestamp",
-    "transactionAmount.currency",
-    "transactionAmount.amount",
-    "availableBalanceAdjustment.amount",
-    "actualBalanceAdjustment.amount",
-    "balanceAfter.amount",
-    "availableBalanceAfter.amount",
-    "actualBalanceAfter.amount",
-    "transactionFee.amount",
-    "originalAmount.currency",
-    "originalAmount.amount",
-    "forexRate.value",
-    "forexRate.scale",
-    "sourceAmount.currency",
-    "sourceAmount.amount",
-    "additionalFields",
-)
-
-
-def _cell(entry: dict[str, Any], column: str) -> str:
-    if column == "additionalFields":
-        fields = entry.get("additionalFields")
-        return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode() if fields else ""
-    head, _, tail = column.partition(".")
-    value = entry.get(head)
-    if tail and isinstance(value, dict):
-        value = value.get(tail)
-    return "" if value is None else str(value)
+CSV_COLUMNS = STATEMENT_CSV_COLUMNS
 
 
 def render_csv(entries: list[dict[str, Any]]) -> bytes:
@@ -50,7 +19,7 @@ def render_csv(entries: list[dict[str, Any]]) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for entry in entries:
-        writer.writerow([_cell(entry, c) for c in CSV_COLUMNS])
+        writer.writerow(flatten_entry(entry))
     return out.getvalue().encode()
 
 
