@@ -21,6 +21,7 @@ import aiohttp
 import attrs
 import backoff
 import orjson
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._operation import Operation, QueryPairs
 from .errors import APIError, MalformedResponse, RateLimited, TransportError, error_class_for
@@ -77,7 +78,7 @@ class TransportStats:
 @attrs.frozen
 class Response:
     status: int
-    data: Any
+    data: Any = attrs.field(repr=False)  # an access-token answer carries the token
     request_ref: str | None
     headers: Mapping[str, str] = attrs.field(repr=False)
 
@@ -272,6 +273,33 @@ def decode_json(raw: bytes) -> Any:
             gc.enable()
 
 
+def frameless(exc: BaseException) -> BaseException:
+    """`exc`, and every exception it chains, without frames: how a library's exception is
+    kept as the cause of the SDK's own. aiohttp's frames hold the request headers in a plain
+    dict (API key and bearer token in clear), the decoders' the response body (a token, for
+    an access-token answer); a traceback rendered with its locals would show them all. An
+    aiohttp response error (a bad status line, say) also keeps the request's headers, which
+    its repr shows: they are redacted. Type and message stay."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        if isinstance(current, aiohttp.ClientResponseError):
+            info = current.request_info
+            hidden = CIMultiDict(
+                (k, "**********" if k.lower() in _Headers._SECRET else v)
+                for k, v in info.headers.items()
+            )
+            current.request_info = aiohttp.RequestInfo(
+                info.url, info.method, CIMultiDictProxy(hidden), info.real_url
+            )
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return exc
+
+
 def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -361,7 +389,9 @@ class Transport:
         try:
             return await retrying()
         except _Retryable as exhausted:
-            raise exhausted.error from exhausted.error.__cause__
+            # The last attempt's underlying failure (a connection error, a JSON error) stays
+            # the cause: it is chained to the `_Retryable`, not to the error it carries.
+            raise exhausted.error from exhausted.error.__cause__ or exhausted.__cause__
 
     @asynccontextmanager
     async def stream(
@@ -406,7 +436,7 @@ class Transport:
                     raise TransportError(
                         f"{op.operation_id}: {type(exc).__name__}: {exc}",
                         operation=op.operation_id,
-                    ) from exc
+                    ) from frameless(exc)
 
     def _headers(self, token: Secret | None, idempotency_ref: str | None) -> _Headers:
         headers = _Headers(api_key=self._api_key, token=token)
@@ -456,14 +486,14 @@ class Transport:
                     content_type = resp.content_type
             except aiohttp.ClientConnectorError as exc:
                 # Never reached the server: every operation may try again.
-                raise _Retryable(self._transport_error(op, exc)) from exc
+                raise _Retryable(self._transport_error(op, exc)) from frameless(exc)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 # The request may have reached the server and been applied: only operations
                 # that are safe to repeat go again.
                 error = self._transport_error(op, exc)
                 if op.retry_safe:
-                    raise _Retryable(error) from exc
-                raise error from exc
+                    raise _Retryable(error) from frameless(exc)
+                raise error from frameless(exc)
         request_ref = resp_headers.get("request-ref")
         log.debug(
             "%s %s -> %s in %.1f ms (request-ref %s)",
@@ -510,8 +540,8 @@ class Transport:
                     operation=op.operation_id,
                 )
                 if op.retry_safe:
-                    raise _Retryable(error) from exc
-                raise error from exc
+                    raise _Retryable(error) from frameless(exc)
+                raise error from frameless(exc)
         elif not decode:
             data = raw
         self.rate_limiter.succeeded()

@@ -15,7 +15,7 @@ import attrs
 
 from .._operation import Operation, QueryPairs, epoch_millis
 from .._pagination import Checkpoint, Endpoint, Progress, Stream
-from .._transport import Auth, Transport
+from .._transport import Auth, Transport, frameless
 from ..errors import InvalidRequest as InvalidRequest
 from ..errors import MalformedResponse
 from ..models import CalendarDate, CurrencyAmount, InstrumentRef, structure
@@ -107,7 +107,7 @@ class Resource:
                 f"{op.operation_id}: the response does not fit {into.__name__}: "
                 f"{type(exc).__name__}: {exc} (request-ref {response.request_ref})",
                 operation=op.operation_id,
-            ) from exc
+            ) from frameless(exc)  # the converter's frames hold the data, maybe a token
 
     def _stream(
         self,
