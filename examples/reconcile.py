@@ -19,7 +19,7 @@ import dataclasses
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from weavr_async import (
@@ -216,7 +216,7 @@ async def demo(workdir: Path) -> list[ReportRow]:
         return await run(rows, workdir / "report.csv", fake.api_key, fake.url)
 
 
-def write_accounts(path: Path, accounts: list[tuple[str, str, str]]) -> None:
+def write_accounts(path: Path, accounts: Sequence[tuple[str, str, str]]) -> None:
     with path.open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(("identity_type", "identity_id", "account_id"))
