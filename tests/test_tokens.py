@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import aclosing
 
+import orjson
 import pytest
 
-from weavr_async import BackOffice, Conflict, Identity, InvalidRequest
+from weavr_async import BackOffice, Conflict, Identity, InvalidRequest, Retry
 from weavr_async.testing import FakeBackOffice
 
 
@@ -98,3 +100,115 @@ async def test_bad_identity_is_rejected_before_sending(
     with pytest.raises(InvalidRequest):
         bo.identity(Identity("PARTNERSHIP", "1"))  # type: ignore[arg-type]
     assert fake.requests == []
+
+
+# -- token lifecycle under load ------------------------------------------------------------
+
+
+def token_requests_for(fake: FakeBackOffice, identity_id: str) -> int:
+    """Token requests the simulator received for one identity (read from their bodies)."""
+    return sum(
+        1
+        for r in fake.requests
+        if r.operation_id == "requestAccessToken"
+        and orjson.loads(r.body)["identity"]["id"] == identity_id
+    )
+
+
+async def test_a_token_expiring_mid_walk_costs_one_token_request_and_the_walk_stays_exact(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR", history=3_000)
+    expected = [e["transactionId"]["id"] for e in reversed(fake.ledger(account))]
+    stream = bo.identity(corp).managed_accounts.statement(account.id, page_size=100, concurrency=4)
+    got: list[str] = []
+    async with aclosing(stream.raw()) as entries:
+        async for entry in entries:
+            got.append(entry["transactionId"]["id"])
+            if len(got) == 150:  # mid-walk, with pages in flight and most still to fetch
+                fake.expire_tokens()
+    assert got == expected
+    assert fake.count("requestAccessToken") == 2
+    # The expiry really hit the walk: some pages were refused, then fetched with the new token.
+    refused = [r for r in fake.requests if r.operation_id == "managedAccountStatement"]
+    assert any(r.status == 401 for r in refused)
+    assert bo.stats.token_refreshes >= 1
+
+
+async def test_revoking_one_identity_leaves_the_others_tokens_alone(
+    fake: FakeBackOffice, bo: BackOffice
+) -> None:
+    revoked, kept = fake.add_identity("CORPORATE"), fake.add_identity("CONSUMER")
+    revoked_account = fake.add_managed_account(revoked, currency="EUR")
+    kept_account = fake.add_managed_account(kept, currency="EUR")
+    first = bo.identity(Identity.corporate(revoked.id))
+    second = bo.identity(Identity.consumer(kept.id))
+    await asyncio.gather(
+        first.managed_accounts.get(revoked_account.id),
+        second.managed_accounts.get(kept_account.id),
+    )
+    fake.expire_tokens(revoked)
+    fake.latency = 0.01
+    mark = len(fake.requests)
+    results = await asyncio.gather(
+        *(first.managed_accounts.get(revoked_account.id) for _ in range(8)),
+        *(second.managed_accounts.get(kept_account.id) for _ in range(8)),
+    )
+    assert [r.id for r in results] == [revoked_account.id] * 8 + [kept_account.id] * 8
+    assert token_requests_for(fake, revoked.id) == 2
+    assert token_requests_for(fake, kept.id) == 1
+    # Only the revoked identity's calls were refused.
+    refused = {r.path for r in fake.requests[mark:] if r.status == 401}
+    assert refused == {f"/managed_accounts/{revoked_account.id}"}
+
+
+async def test_a_throttled_token_endpoint_is_waited_out_then_succeeds(
+    fake: FakeBackOffice, corp: Identity
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR")
+    fake.faults.script_rate_limit(count=2, reset=1, operation_id="requestAccessToken")
+    retry = Retry(max_attempts=4, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=0.1)
+    async with BackOffice(api_key=fake.api_key, base_url=fake.url, retry=retry) as client:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        got = await client.identity(corp).managed_accounts.get(account.id)
+        elapsed = loop.time() - started
+    assert got.id == account.id
+    assert fake.count("requestAccessToken") == 3
+    assert client.stats.rate_limited == 2
+    # Each 429 said "reset in 1 s"; this client caps such waits at 0.1 s, and waited both.
+    assert 0.19 <= elapsed < 1.0
+
+
+async def test_a_failing_token_endpoint_during_a_refresh_is_retried(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR")
+    session = bo.identity(corp)
+    await session.managed_accounts.get(account.id)
+    fake.expire_tokens()
+    fake.faults.script(status=503, count=2, operation_id="requestAccessToken")
+    got = await asyncio.gather(*(session.managed_accounts.get(account.id) for _ in range(5)))
+    assert {a.id for a in got} == {account.id}
+    # One token, then one refresh that took three tries: not one refresh per caller.
+    assert fake.count("requestAccessToken") == 1 + 3
+
+
+async def test_a_refused_identity_fails_every_waiting_call_after_one_token_request(
+    fake: FakeBackOffice, bo: BackOffice
+) -> None:
+    ident = fake.add_identity("CORPORATE")
+    fake.refuse_identity(ident)
+    session = bo.identity(Identity.corporate(ident.id))
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(
+            *(session.managed_accounts.get("1") for _ in range(10)), return_exceptions=True
+        ),
+        5.0,
+    )
+    assert all(isinstance(o, Conflict) for o in outcomes)
+    assert {o.error_code for o in outcomes if isinstance(o, Conflict)} == {"UNRESOLVED_IDENTITY"}
+    # No retry storm: one token request for all ten, a 409 is not retried, nothing else sent.
+    assert fake.count("requestAccessToken") == 1
+    assert fake.count() == 1
+    assert bo.stats.retries == 0
