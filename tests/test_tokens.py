@@ -48,6 +48,7 @@ async def test_expired_token_is_replaced_once_and_the_call_succeeds(
     await asyncio.gather(*(session.managed_accounts.get(account.id) for _ in range(10)))
     # One token at first, exactly one more after the expiry, however many calls saw the 401.
     assert fake.count("requestAccessToken") == 2
+    assert bo.stats.token_refreshes == 1
 
 
 async def test_refused_identity_raises_conflict(fake: FakeBackOffice, bo: BackOffice) -> None:

@@ -60,12 +60,14 @@ class TokenStore:
         finally:
             self._pending.pop(identity, None)
 
-    def invalidate(self, identity: Identity, token: Secret) -> None:
-        """Forget `token` if it is still the cached one: of many tasks that saw the same 401,
-        only the first causes a new token request, the rest reuse its result."""
+    def invalidate(self, identity: Identity, token: Secret) -> bool:
+        """Forget `token` if it is still the cached one (and say so): of many tasks that saw
+        the same 401, only the first causes a new token request, the rest reuse its result."""
         cached = self._tokens.get(identity)
         if cached is not None and cached == token:
             del self._tokens[identity]
+            return True
+        return False
 
     def forget(self, identity: Identity) -> None:
         self._tokens.pop(identity, None)
@@ -97,5 +99,5 @@ class IdentityAuth:
     async def token(self) -> Secret:
         return await self._store.token(self._identity)
 
-    def invalidate(self, token: Secret) -> None:
-        self._store.invalidate(self._identity, token)
+    def invalidate(self, token: Secret) -> bool:
+        return self._store.invalidate(self._identity, token)

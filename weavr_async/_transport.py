@@ -41,7 +41,7 @@ class Auth(Protocol):
 
     async def token(self) -> Secret: ...
 
-    def invalidate(self, token: Secret) -> None: ...
+    def invalidate(self, token: Secret) -> bool: ...
 
 
 @attrs.frozen
@@ -445,8 +445,9 @@ class Transport:
         return headers
 
     def _refresh(self, auth: Auth | None, token: Secret) -> None:
-        if auth is not None:
-            auth.invalidate(token)
+        # Of many requests that met the same 401, only the first forgets the token (and so
+        # causes a new one to be requested): only that one counts as a refresh.
+        if auth is not None and auth.invalidate(token):
             self.stats.token_refreshes += 1
 
     async def _attempt(
@@ -484,6 +485,9 @@ class Transport:
                     raw = await resp.read()
                     resp_headers = resp.headers
                     content_type = resp.content_type
+            except aiohttp.ClientConnectorCertificateError as exc:
+                # An untrusted certificate will not become trusted by asking again.
+                raise self._transport_error(op, exc) from frameless(exc)
             except aiohttp.ClientConnectorError as exc:
                 # Never reached the server: every operation may try again.
                 raise _Retryable(self._transport_error(op, exc)) from frameless(exc)
