@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
 
-from weavr_async import BackOffice, Checkpoint, Identity, InvalidRequest, Progress, Retry
+from weavr_async import (
+    BackOffice,
+    Checkpoint,
+    Identity,
+    InvalidRequest,
+    MalformedResponse,
+    Progress,
+    Retry,
+)
 from weavr_async._pagination import PAGE_TASK_NAME
 from weavr_async.testing import FakeBackOffice
 
@@ -484,3 +493,63 @@ async def client_list(fake: FakeBackOffice, corp: Identity) -> AsyncIterator[obj
     async with BackOffice(api_key=fake.api_key, base_url=fake.url) as client:
         async for transfer in client.identity(corp).transfers.list():
             yield transfer
+
+
+async def test_pages_capped_below_the_asked_size_are_walked_in_full(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    """An API serving fewer entries than asked (though more remain) sets the walk's step."""
+    account = fake.add_managed_account(corp.id, currency="EUR", history=1_234)
+    fake.page_cap = 100
+    stream = bo.identity(corp).managed_accounts.statement(account.id, order="ASC", page_size=500)
+    got = [e.transaction_id.id async for e in stream]
+    assert got == ids(fake.ledger(account))
+    assert stream.progress.pages == 13 and stream.progress.repairs == 0
+
+
+async def test_a_result_that_never_matches_its_count_fails_instead_of_looping(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    """A broken answer (entries counted but none served) can never be walked exactly: the
+    walk must end with a typed error rather than repair forever."""
+    account = fake.add_managed_account(corp.id, currency="EUR", history=600)
+    acme = bo.identity(corp)
+    fake.page_cap = 0
+    with pytest.raises(MalformedResponse, match="600 entries counted, none served"):
+        await acme.managed_accounts.statement(account.id, page_size=100).collect()
+    # Past the pinning page, a segment whose pages never hold what their count promises.
+    fake.page_cap = None
+    stream = acme.managed_accounts.statement(account.id, page_size=100)
+    pages = stream.pages()
+    await pages.__anext__()
+    fake.page_cap = 0
+    with pytest.raises(MalformedResponse, match="changed on every page"):
+        await asyncio.wait_for(pages.__anext__(), timeout=20)
+    assert stream.progress.repairs == 26
+
+
+async def test_back_dating_on_every_request_still_ends_with_every_entry_once(
+    corp: Identity,
+) -> None:
+    """Each statement request back-dates a posting into the part not yet walked: every page
+    after the first sees a changed count; the walk repairs each time, and still ends."""
+    holder: dict[str, Any] = {}
+
+    def backdate_on_every_statement(request: Any) -> None:
+        if request.operation_id == "managedAccountStatement":
+            holder["fake"].post_transactions(holder["account"], 1, at=holder["at"])
+
+    async with FakeBackOffice(seed=5, request_validator=backdate_on_every_statement) as fake:
+        ident = fake.add_identity("CORPORATE")
+        account = fake.add_managed_account(ident, currency="EUR", history=600)
+        before = set(ids(fake.ledger(account)))
+        holder.update(fake=fake, account=account, at=fake.ledger(account)[10]["processedTimestamp"])
+        async with BackOffice(api_key=fake.api_key, base_url=fake.url) as client:
+            stream = client.identity(ident.identity).managed_accounts.statement(
+                account.id, page_size=100, concurrency=1
+            )
+            got = [e.transaction_id.id async for e in stream]
+        stamps = {e["transactionId"]["id"]: e["processedTimestamp"] for e in fake.ledger(account)}
+        assert len(got) == len(set(got)) > 600 and before <= set(got)
+        assert [stamps[i] for i in got] == sorted((stamps[i] for i in got), reverse=True)
+        assert stream.progress.repairs >= 5

@@ -48,6 +48,9 @@ __all__ = [
 
 T = TypeVar("T")
 PAGE_TASK_NAME = "weavr-async-page"
+MAX_FRUITLESS_REPAIRS = 25
+"""Repairs in a row that yield nothing before a walk gives up with MalformedResponse: a
+result that changes on every request can never be walked exactly, and must not loop."""
 Order = Literal["ASC", "DESC"]
 RawItem = dict[str, Any]
 FetchPage = Callable[[QueryPairs, bool], Awaitable[Any]]
@@ -448,6 +451,12 @@ class _Segment:
         self.expected = first[0].count
         self._first: PageAndBody | None = first
         step = stream._page_size
+        served = first[0].response_count
+        if 0 < served < min(step, self.expected - start_offset):
+            # The API answered fewer entries than asked although more remain: it caps pages
+            # below our page size. Its page size is the step, or offsets would skip entries.
+            step = served
+        self.step = step
         self._offsets = deque(range(start_offset + step, self.expected, step))
         self._in_flight: deque[asyncio.Task[_Fetched]] = deque()
 
@@ -490,6 +499,7 @@ class _Walk:
         self._segment: _Segment | None = None
         self._done = False
         self._changed_count: int | None = None
+        self._fruitless = 0
 
     async def next_page(self) -> PageAndBody | None:
         stream = self.stream
@@ -510,7 +520,7 @@ class _Walk:
                 self._done = True
                 break
             page, body = got
-            short = page.response_count < min(stream._page_size, segment.expected - page.offset)
+            short = page.response_count < min(segment.step, segment.expected - page.offset)
             if page.count != segment.expected or short:
                 # The window changed under the walk (a short page: entries vanished from it).
                 await segment.close()
@@ -518,7 +528,16 @@ class _Walk:
                 self._changed_count = page.count
                 state.repairs += 1
                 stream.progress.repairs = state.repairs
+                self._fruitless += 1
+                if self._fruitless > MAX_FRUITLESS_REPAIRS:
+                    operation = stream._endpoint.operation.operation_id
+                    raise MalformedResponse(
+                        f"{operation}: the result changed on every page "
+                        f"({self._fruitless} repairs in a row without an entry to show)",
+                        operation=operation,
+                    )
                 continue
+            self._fruitless = 0
             items = segment.keep.apply(page.items) if segment.keep is not None else page.items
             if segment.dedupe:
                 fields = stream._endpoint.key_fields
@@ -565,19 +584,21 @@ class _Walk:
             # Pin the snapshot just past the newest entry that exists now.
             if order == "DESC":
                 first = await stream._get(stream._pairs(rule, user_lower, user_upper), 0)
-                head = first[0].items
+                pinning = first[0]
             else:
                 probe_pairs = stream._pairs(rule, user_lower, user_upper, order="DESC")
-                head = (await stream._get(probe_pairs, 0, limit=1))[0].items
+                pinning = (await stream._get(probe_pairs, 0, limit=1))[0]
+            head = pinning.items
             newest = head[0].get(rule.timestamp_field) if head else None
             if not isinstance(newest, int):
+                operation = stream._endpoint.operation.operation_id
                 if head:
-                    operation = stream._endpoint.operation.operation_id
-                    raise MalformedResponse(
-                        f"{operation}: an entry has no integer {rule.timestamp_field}",
-                        operation=operation,
-                    )
-                return None
+                    problem = f"an entry has no integer {rule.timestamp_field}"
+                elif pinning.count > 0:
+                    problem = f"{pinning.count} entries counted, none served"
+                else:
+                    return None  # nothing to walk
+                raise MalformedResponse(f"{operation}: {problem}", operation=operation)
             state.pin = newest + 1 if user_upper is None else min(user_upper, newest + 1)
         cursor = state.cursor_now()
         if order == "DESC":

@@ -213,6 +213,9 @@ class FakeBackOffice:
         self.idempotent_replays = 0
         self.handler_errors: list[Exception] = []
         self.arrivals_per_statement_request = 0
+        # Serve at most this many items a page whatever limit was asked (an API that caps its
+        # pages below the documented maximum without saying so).
+        self.page_cap: int | None = None
         self.arrivals_per_transfers_request = 0
         self._idempotency: dict[tuple[str, str, str, bytes], tuple[int, bytes | None]] = {}
         self._ref_counter = 0
@@ -755,7 +758,10 @@ class FakeBackOffice:
     def _paging(self, ctx: _Ctx, problems: Problems, limit_name: str, cap: int) -> tuple[int, int]:
         offset = self._int(ctx, "offset", problems, 0, _INT32_MAX)
         limit = self._int(ctx, limit_name, problems, 1, cap)
-        return (offset or 0), (100 if limit is None else limit)
+        served = 100 if limit is None else limit
+        if self.page_cap is not None:
+            served = min(served, self.page_cap)
+        return (offset or 0), served
 
     # ------------------------------------------------------------------ handlers
 
