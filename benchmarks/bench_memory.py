@@ -1,7 +1,8 @@
 """Peak memory of a 1,000,000-entry statement walk: streamed versus collected into a list.
 
 Each walk runs in a fresh client process that reports its own peak RSS (the simulator runs
-in another process and is not counted), next to a process that only imports the SDK.
+in another process and is not counted), next to a process that only imports the SDK and
+opens a client.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 
 from weavr_async import BackOffice, Identity
 
-from ._server import simulator
 from ._table import print_table
 
 ENTRIES = 1_000_000
@@ -44,6 +44,9 @@ def client(info: dict[str, Any], mode: str) -> dict[str, float]:
 
 
 def main() -> None:
+    # Imported here, not at the top: the client processes must not load the simulator.
+    from ._server import simulator
+
     rows = []
     with simulator(ENTRIES) as info:
         for mode in MODES:
