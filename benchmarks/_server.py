@@ -20,6 +20,7 @@ from weavr_async.testing import FakeBackOffice
 
 async def serve(history: int, latency: float) -> None:
     async with FakeBackOffice(seed=42, latency=latency) as fake:
+        fake.record_requests = False  # a benchmark server keeps no log of what it served
         ident = fake.add_identity("CORPORATE")
         account = fake.add_managed_account(ident, currency="EUR", history=history)
         info = {

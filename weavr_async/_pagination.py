@@ -26,14 +26,15 @@ import asyncio
 import gc
 import hashlib
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import cache
 from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 import orjson
 
 from ._operation import Operation, QueryPairs, query_pairs
-from ._transport import decode_json
 from .errors import MalformedResponse, TransportError
 from .models import CurrencyAmount, structure, structure_many
 
@@ -143,11 +144,32 @@ class Checkpoint:
         return cls(**data)
 
 
-def _entry_key(item: RawItem, fields: tuple[str, ...]) -> str:
-    """Identity of an entry for de-duplication at a cursor: the endpoint's identifying fields
-    (not the whole entry: a back-dated posting changes the balances of every later entry)."""
-    picked: object = [item.get(f) for f in fields] if fields else item
-    return orjson.dumps(picked, option=orjson.OPT_SORT_KEYS).decode()
+def _entry_key(item: Any, fields: tuple[str, ...]) -> str:
+    """Identity of an entry for de-duplication at a cursor: the scalars at the endpoint's
+    identifying paths (not the whole entry: a back-dated posting changes the balances of every
+    later entry). Read alike from the API's JSON object or from a model, so a checkpoint taken
+    by a typed walk resumes a raw one and the other way round."""
+    if not fields:
+        return orjson.dumps(item, option=orjson.OPT_SORT_KEYS).decode()
+    return orjson.dumps([_field(item, path) for path in fields]).decode()
+
+
+def _field(item: Any, path: str) -> Any:
+    """The value at a dotted camelCase path of a JSON object or of a model."""
+    value = item
+    for part in path.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(part)
+        else:
+            value = getattr(value, _snake(part), None)
+        if value is None:
+            return None
+    return value
+
+
+@cache
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
 def _fingerprint(operation_id: str, pairs: QueryPairs, path_params: Mapping[str, str]) -> str:
@@ -248,14 +270,12 @@ class Stream(Generic[T]):
         return self._items(decode=False)
 
     async def pages(self) -> AsyncGenerator[Page[T], None]:
-        walk = self._begin()
+        walk = self._begin(typed=True, balances=self._endpoint.balances)
         try:
-            while (got := await walk.next_page()) is not None:
-                raw_page, body = got
-                page = self._typed_page(raw_page, body)
-                walk.state.consumed = len(raw_page.items)  # a page handed out counts as yielded
+            while (page := await walk.next_page()) is not None:
+                walk.state.consumed = len(page.items)  # a page handed out counts as yielded
                 yield page
-                self._after_yield(raw_page)
+                self._after_yield(page)
             self.progress.total = self.progress.items
         finally:
             await walk.close()
@@ -269,33 +289,31 @@ class Stream(Generic[T]):
         # One async generator per iteration, over a plain page source: nested generators
         # would each be finalised on their own at interpreter or loop shutdown, racing the
         # outer one's cleanup; here `finally` cancels the pages in flight, once.
-        walk = self._begin()
+        walk = self._begin(typed=decode, balances=False)
         try:
-            while (got := await walk.next_page()) is not None:
-                raw_page = got[0]
-                items: list[Any] = self._decode(raw_page.items) if decode else raw_page.items
+            while (page := await walk.next_page()) is not None:
                 state = walk.state
-                for index, item in enumerate(items, 1):
+                for index, item in enumerate(page.items, 1):
                     state.consumed = index
                     yield item
-                self._after_yield(raw_page)
+                self._after_yield(page)
             self.progress.total = self.progress.items
         finally:
             await walk.close()
 
-    def _begin(self) -> _Walk:
+    def _begin(self, *, typed: bool, balances: bool) -> _Walk:
         self.progress = Progress()
         state = _WalkState.from_checkpoint(self._start)
         state.ts_field = self._timestamp_field()
         state.key_fields = self._endpoint.key_fields
         self._state = state
         self.progress.items = state.yielded
-        return _Walk(self, state)
+        return _Walk(self, state, typed=typed, balances=balances)
 
-    def _after_yield(self, raw_page: Page[RawItem]) -> None:
+    def _after_yield(self, page: Page[Any]) -> None:
         state = self._state
         assert state is not None
-        state.finish_page(raw_page, self._timestamp_field())
+        state.finish_page(page, self._timestamp_field())
         self.progress.items = state.yielded
         self.progress.pages += 1
         if self._on_progress is not None:
@@ -323,21 +341,14 @@ class Stream(Generic[T]):
             if enabled:
                 gc.enable()
 
-    def _typed_page(self, raw_page: Page[RawItem], body: Mapping[str, Any]) -> Page[T]:
-        start = end = None
-        if self._endpoint.balances:
-            if isinstance(body.get("startBalance"), Mapping):
-                start = structure(body["startBalance"], CurrencyAmount)
-            if isinstance(body.get("endBalance"), Mapping):
-                end = structure(body["endBalance"], CurrencyAmount)
-        return Page(
-            items=self._decode(raw_page.items),
-            offset=raw_page.offset,
-            count=raw_page.count,
-            response_count=raw_page.response_count,
-            start_balance=start,
-            end_balance=end,
-        )
+    def _balances(
+        self, body: Mapping[str, Any]
+    ) -> tuple[CurrencyAmount | None, CurrencyAmount | None]:
+        found: list[CurrencyAmount | None] = []
+        for key in ("startBalance", "endBalance"):
+            value = body.get(key)
+            found.append(structure(value, CurrencyAmount) if isinstance(value, Mapping) else None)
+        return found[0], found[1]
 
     def _order(self, rule: SnapshotRule) -> Order:
         if rule.order_param is not None:
@@ -392,18 +403,6 @@ class Stream(Generic[T]):
         self.progress.requests += 1
         body: bytes = await self._fetch(query, False)
         return _Fetched(query, offset, body)
-
-    async def _open(self, fetched: _Fetched) -> tuple[Page[RawItem], Mapping[str, Any]]:
-        """Decode a page fetched ahead; one that cannot be read is fetched again, through the
-        transport's retries, which turn a body that stays broken into MalformedResponse."""
-        try:
-            body = decode_json(fetched.body)
-        except orjson.JSONDecodeError:
-            body = None
-        if not isinstance(body, Mapping):
-            self.progress.requests += 1
-            body = await self._fetch(fetched.query, True)
-        return self._page(body, fetched.offset)
 
     def _page(self, body: Any, offset: int) -> tuple[Page[RawItem], Mapping[str, Any]]:
         if not isinstance(body, Mapping):
@@ -466,7 +465,7 @@ class _Segment:
             fetch = stream._fetch_ahead(self.pairs, self._offsets.popleft())
             self._in_flight.append(asyncio.create_task(fetch, name=PAGE_TASK_NAME))
 
-    async def next(self) -> PageAndBody | None:
+    async def next(self) -> PageAndBody | _Fetched | None:
         if self._first is not None:
             first, self._first = self._first, None
             self._launch()
@@ -475,7 +474,7 @@ class _Segment:
             return None
         # The awaited page stays in the window until it has arrived, so requests in flight
         # never exceed `concurrency`.
-        current = await self.stream._open(await self._in_flight[0])
+        current = await self._in_flight[0]
         self._in_flight.popleft()
         self._launch()
         return current
@@ -493,15 +492,20 @@ class _Walk:
     """The pages of one walk, segment after segment: pins the snapshot, checks every page's
     `count` against its segment's, and starts a repair segment when the window changed."""
 
-    def __init__(self, stream: Stream[Any], state: _WalkState) -> None:
+    def __init__(
+        self, stream: Stream[Any], state: _WalkState, *, typed: bool, balances: bool
+    ) -> None:
         self.stream = stream
         self.state = state
+        self.typed = typed
+        self.balances = balances
         self._segment: _Segment | None = None
         self._done = False
         self._changed_count: int | None = None
         self._fruitless = 0
 
-    async def next_page(self) -> PageAndBody | None:
+    async def next_page(self) -> Page[Any] | None:
+        """The next page to hand out (models when typed), or None at the end of the walk."""
         stream = self.stream
         state = self.state
         while not self._done:
@@ -519,33 +523,66 @@ class _Walk:
             if got is None:
                 self._done = True
                 break
-            page, body = got
-            short = page.response_count < min(segment.step, segment.expected - page.offset)
-            if page.count != segment.expected or short:
-                # The window changed under the walk (a short page: entries vanished from it).
-                await segment.close()
-                self._segment = None
-                self._changed_count = page.count
-                state.repairs += 1
-                stream.progress.repairs = state.repairs
-                self._fruitless += 1
-                if self._fruitless > MAX_FRUITLESS_REPAIRS:
-                    operation = stream._endpoint.operation.operation_id
-                    raise MalformedResponse(
-                        f"{operation}: the result changed on every page "
-                        f"({self._fruitless} repairs in a row without an entry to show)",
-                        operation=operation,
-                    )
-                continue
-            self._fruitless = 0
-            items = segment.keep.apply(page.items) if segment.keep is not None else page.items
-            if segment.dedupe:
-                fields = stream._endpoint.key_fields
-                items = [i for i in items if _entry_key(i, fields) not in segment.dedupe]
-                segment.dedupe = frozenset()
-            state.begin_page(items)
-            return Page(items, page.offset, page.count, page.response_count), body
+            # Decoding, checking, filtering and building models run with the cyclic GC paused,
+            # and the page's JSON objects are gone before it resumes: the collector never has
+            # to walk them (measured as the largest cost of a walk after decoding itself).
+            with _gc_paused():
+                if isinstance(got, _Fetched):
+                    body = _decode_object(got.body)
+                    ready = _UNREADABLE if body is None else self._prepare(segment, body, got)
+                else:
+                    ready = self._prepare(segment, got[1], got[0])
+            if ready is _UNREADABLE:
+                # Unreadable when its turn came: fetched again, through the transport's
+                # retries, which turn a body that stays broken into MalformedResponse.
+                assert isinstance(got, _Fetched)
+                stream.progress.requests += 1
+                body = await stream._fetch(got.query, True)
+                with _gc_paused():
+                    ready = self._prepare(segment, body, got)
+            if isinstance(ready, Page):
+                self._fruitless = 0
+                return ready
+            # The window changed under the walk (or a short page: entries vanished from it).
+            await segment.close()
+            self._segment = None
+            state.repairs += 1
+            stream.progress.repairs = state.repairs
+            self._fruitless += 1
+            if self._fruitless > MAX_FRUITLESS_REPAIRS:
+                operation = stream._endpoint.operation.operation_id
+                raise MalformedResponse(
+                    f"{operation}: the result changed on every page "
+                    f"({self._fruitless} repairs in a row without an entry to show)",
+                    operation=operation,
+                )
         return None
+
+    def _prepare(
+        self, segment: _Segment, body: Any, where: _Fetched | Page[RawItem]
+    ) -> Page[Any] | _Marker:
+        """Check one page against its segment, filter it, and build its models; or say that
+        the window changed (`_CHANGED`)."""
+        stream = self.stream
+        page, body = stream._page(body, where.offset)
+        short = page.response_count < min(segment.step, segment.expected - page.offset)
+        if page.count != segment.expected or short:
+            self._changed_count = page.count
+            return _CHANGED
+        items: list[Any] = page.items
+        if segment.keep is not None:
+            items = segment.keep.apply(items)
+        if segment.dedupe:
+            fields = stream._endpoint.key_fields
+            items = [i for i in items if _entry_key(i, fields) not in segment.dedupe]
+            segment.dedupe = frozenset()
+        start = end = None
+        if self.balances:
+            start, end = stream._balances(body)
+        if self.typed:
+            items = stream._decode(items)
+        self.state.begin_page(items)
+        return Page(items, page.offset, page.count, page.response_count, start, end)
 
     async def close(self) -> None:
         if self._segment is not None:
@@ -614,6 +651,39 @@ class _Walk:
         if first is None:
             first = await stream._get(pairs, 0)
         return _Segment(stream, pairs, first, keep, 0, frozenset())
+
+
+class _Marker:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+_CHANGED = _Marker("CHANGED")
+_UNREADABLE = _Marker("UNREADABLE")
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _decode_object(raw: bytes) -> Mapping[str, Any] | None:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return body if isinstance(body, Mapping) else None
 
 
 @attrs.frozen
@@ -701,9 +771,9 @@ class _WalkState:
     offset: int = 0
     repairs: int = 0
     consumed: int = 0
-    current: list[RawItem] = attrs.field(factory=list)
+    current: list[Any] = attrs.field(factory=list)
     cursor: _Cursor = attrs.field(factory=_Cursor)
-    last_page_items: list[RawItem] = attrs.field(factory=list)
+    last_page_items: list[Any] = attrs.field(factory=list)
     segment_count: int = 0
     ts_field: str | None = None
     key_fields: tuple[str, ...] = ()
@@ -719,11 +789,11 @@ class _WalkState:
             cursor=_Cursor(checkpoint.cursor, Counter(checkpoint.cursor_keys)),
         )
 
-    def begin_page(self, items: list[RawItem]) -> None:
+    def begin_page(self, items: list[Any]) -> None:
         self.current = items
         self.consumed = 0
 
-    def finish_page(self, page: Page[RawItem], ts_field: str | None) -> None:
+    def finish_page(self, page: Page[Any], ts_field: str | None) -> None:
         """All of `page` was yielded: move the cursor past it."""
         self.consumed = len(page.items)
         self.cursor = self._advance(page.items, len(page.items), ts_field)
@@ -744,15 +814,16 @@ class _WalkState:
             return self._advance(self.current, self.consumed, self.ts_field)
         return self.cursor
 
-    def _advance(self, items: list[RawItem], n: int, ts_field: str | None) -> _Cursor:
+    def _advance(self, items: list[Any], n: int, ts_field: str | None) -> _Cursor:
+        """The cursor after the first `n` of `items` (JSON objects or models)."""
         if ts_field is None or n == 0:
             return self.cursor
-        last = items[n - 1].get(ts_field)
+        last = _field(items[n - 1], ts_field)
         if not isinstance(last, int):
             return self.cursor
         keys: Counter[str] = Counter()
         index = n - 1
-        while index >= 0 and items[index].get(ts_field) == last:
+        while index >= 0 and _field(items[index], ts_field) == last:
             keys[_entry_key(items[index], self.key_fields)] += 1
             index -= 1
         if index < 0 and self.cursor.ts == last:

@@ -28,7 +28,14 @@ STATEMENT_SNAPSHOT = SnapshotRule(
     fixed_order="DESC",
 )
 # What identifies a statement entry (its balances may change under a back-dated posting).
-STATEMENT_KEY = ("transactionId", "entryState", "transactionAmount", "processedTimestamp")
+STATEMENT_KEY = (
+    "transactionId.type",
+    "transactionId.id",
+    "entryState",
+    "transactionAmount.currency",
+    "transactionAmount.amount",
+    "processedTimestamp",
+)
 _MEDIA_TYPES: dict[str, str] = {"csv": "text/csv", "pdf": "application/pdf"}
 _CHUNK = 64 * 1024
 
