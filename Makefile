@@ -18,7 +18,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check weavr_async tests benchmarks examples spec
 
 typecheck: $(STAMP)
-	$(BIN)/mypy weavr_async examples
+	$(BIN)/mypy weavr_async examples benchmarks
 
 test: lint typecheck
 	$(BIN)/python -m pytest -q
