@@ -528,8 +528,7 @@ class _Walk:
             # to walk them (measured as the largest cost of a walk after decoding itself).
             with _gc_paused():
                 if isinstance(got, _Fetched):
-                    body = _decode_object(got.body)
-                    ready = _UNREADABLE if body is None else self._prepare(segment, body, got)
+                    ready = self._prepare_fetched(segment, got)
                 else:
                     ready = self._prepare(segment, got[1], got[0])
             if ready is _UNREADABLE:
@@ -537,9 +536,10 @@ class _Walk:
                 # retries, which turn a body that stays broken into MalformedResponse.
                 assert isinstance(got, _Fetched)
                 stream.progress.requests += 1
-                body = await stream._fetch(got.query, True)
+                refetched = await stream._fetch(got.query, True)
                 with _gc_paused():
-                    ready = self._prepare(segment, body, got)
+                    ready = self._prepare(segment, refetched, got)
+                del refetched
             if isinstance(ready, Page):
                 self._fruitless = 0
                 return ready
@@ -557,6 +557,12 @@ class _Walk:
                     operation=operation,
                 )
         return None
+
+    def _prepare_fetched(self, segment: _Segment, fetched: _Fetched) -> Page[Any] | _Marker:
+        # The decoded body lives in this frame only: when typed, its JSON objects are freed
+        # on return, before the collector resumes.
+        body = _decode_object(fetched.body)
+        return _UNREADABLE if body is None else self._prepare(segment, body, fetched)
 
     def _prepare(
         self, segment: _Segment, body: Any, where: _Fetched | Page[RawItem]
