@@ -271,3 +271,11 @@ def test_reconcile_reads_its_input(tmp_path: Path) -> None:
     path.write_text("identity_type,identity_id,account_id\nPARTNER,1,2\n")
     with pytest.raises(ValueError, match=":2: identity_type"):
         reconcile.read_rows(path)
+
+
+def test_the_readme_quickstart_is_the_example_that_runs() -> None:
+    """The README shows examples/quickstart.py, which the test above runs: they must not drift."""
+    root = Path(__file__).resolve().parents[1]
+    example = (root / "examples" / "quickstart.py").read_text()
+    code = example[example.index("import asyncio") :].rstrip()
+    assert f"```python\n{code}\n```" in (root / "README.md").read_text()
