@@ -305,7 +305,3 @@ def locale(value: object, field: str = "locale") -> str:
 
 def brand(value: object, field: str = "brand") -> str:
     return text(value, field, pattern=_BRAND, max_length=25)
-
-
-def without_none(mapping: Mapping[str, object]) -> dict[str, object]:
-    return {k: v for k, v in mapping.items() if v is not None}
