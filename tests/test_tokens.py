@@ -7,6 +7,7 @@ from contextlib import aclosing
 
 import orjson
 import pytest
+from conftest import FAST_RETRY
 
 from weavr_async import BackOffice, Conflict, Identity, InvalidRequest, Retry
 from weavr_async.testing import FakeBackOffice
@@ -213,3 +214,18 @@ async def test_a_refused_identity_fails_every_waiting_call_after_one_token_reque
     assert fake.count("requestAccessToken") == 1
     assert fake.count() == 1
     assert bo.stats.retries == 0
+
+
+async def test_calls_outlast_a_token_outage_longer_than_the_token_calls_own_retries(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    """Waiting callers share one token request; when it fails after all its attempts, each
+    operation (never sent yet) goes again within its own budget instead of failing together."""
+    account = fake.add_managed_account(corp.id, currency="EUR")
+    attempts = FAST_RETRY.max_attempts
+    fake.faults.script(status=503, count=attempts + 2, operation_id="requestAccessToken")
+    session = bo.identity(corp)
+    got = await asyncio.gather(*(session.managed_accounts.get(account.id) for _ in range(5)))
+    assert {a.id for a in got} == {account.id}
+    assert fake.count("requestAccessToken") == attempts + 3
+    assert fake.count("managedAccountGet") == 5

@@ -24,7 +24,14 @@ import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._operation import Operation, QueryPairs
-from .errors import APIError, MalformedResponse, RateLimited, TransportError, error_class_for
+from .errors import (
+    APIError,
+    MalformedResponse,
+    RateLimited,
+    ServerError,
+    TransportError,
+    error_class_for,
+)
 from .models import Secret
 
 __all__ = ["Auth", "RateLimiter", "Response", "Retry", "Transport", "TransportStats"]
@@ -461,7 +468,14 @@ class Transport:
         decode: bool,
         state: _AttemptState,
     ) -> Response:
-        token = await auth.token() if auth is not None else None
+        try:
+            token = await auth.token() if auth is not None else None
+        except (ServerError, RateLimited, TransportError) as exc:
+            # The identity's token could not be had even after the token call's own retries
+            # (a 5xx burst, a 429 storm): this operation was never sent, so whatever it is,
+            # it may try again within its own budget rather than fail with every other
+            # caller that was waiting on the same token request.
+            raise _Retryable(exc) from exc
         headers = self._headers(token, idempotency_ref)
         if body is not None:
             headers["content-type"] = "application/json"
