@@ -69,9 +69,6 @@ class TokenStore:
             return True
         return False
 
-    def forget(self, identity: Identity) -> None:
-        self._tokens.pop(identity, None)
-
     async def close(self) -> None:
         for task in list(self._pending.values()):
             task.cancel()
