@@ -35,7 +35,7 @@ import attrs
 import orjson
 
 from ._operation import Operation, QueryPairs, query_pairs
-from .errors import MalformedResponse, TransportError
+from .errors import MalformedResponse
 from .models import CurrencyAmount, structure, structure_many
 
 __all__ = [
@@ -405,13 +405,13 @@ class Stream(Generic[T]):
         return _Fetched(query, offset, body)
 
     def _page(self, body: Any, offset: int) -> tuple[Page[RawItem], Mapping[str, Any]]:
+        operation = self._endpoint.operation.operation_id
         if not isinstance(body, Mapping):
-            raise TransportError(f"{self._endpoint.operation.operation_id}: not a JSON object")
+            raise MalformedResponse(f"{operation}: not a JSON object", operation=operation)
         items = body.get(self._endpoint.items_field) or []
         if not isinstance(items, list):
-            raise TransportError(
-                f"{self._endpoint.operation.operation_id}: "
-                f"'{self._endpoint.items_field}' is not a list"
+            raise MalformedResponse(
+                f"{operation}: '{self._endpoint.items_field}' is not a list", operation=operation
             )
         count = body.get("count")
         response_count = body.get("responseCount")
