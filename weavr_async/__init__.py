@@ -2,6 +2,7 @@
 
 from ._pagination import Checkpoint, Page, Progress, Stream
 from ._transport import Retry, TransportStats
+from ._version import __version__
 from .client import SANDBOX_URL, BackOffice, IdentitySession
 from .errors import (
     APIError,
@@ -42,8 +43,6 @@ from .models import (
     Transfer,
     User,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "SANDBOX_URL",

@@ -24,6 +24,7 @@ import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._operation import Operation, QueryPairs
+from ._version import USER_AGENT
 from .errors import (
     APIError,
     MalformedResponse,
@@ -40,7 +41,7 @@ log = logging.getLogger("weavr_async")
 
 SANDBOX_URL = "https://sandbox.weavr.io/multi/backoffice"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_USER_AGENT = "weavr-async/0.1"
+_USER_AGENT = USER_AGENT
 
 
 class Auth(Protocol):
