@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from .common import CurrencyAmount, InstrumentRef, TransactionId
@@ -11,7 +13,12 @@ __all__ = ["FeeCharge"]
 
 @attrs.define(slots=True)
 class FeeCharge:
-    """The transaction a fee charge created."""
+    """The transaction a fee charge created.
+
+    `destination` is the JSON value the API sent, as decoded (None when absent): the contract
+    requires the field but gives it no schema, so this SDK does not guess one. A charge always
+    decodes whatever it holds, so the transaction id of money that moved is never lost to it.
+    """
 
     transaction_id: TransactionId
     profile_id: str
@@ -20,4 +27,4 @@ class FeeCharge:
     available_balance_adjustment: CurrencyAmount
     state: str
     creation_timestamp: int
-    destination: InstrumentRef | None = None
+    destination: Any = None

@@ -20,6 +20,7 @@ __all__ = [
     "ManagedCard",
     "ManagedCardReplacement",
     "PhysicalCardDetails",
+    "PhysicalCardReplacement",
     "SensitiveValue",
     "StatementEntry",
     "ThreeDSecureAuthConfig",
@@ -120,7 +121,20 @@ class DeliveryAddress:
 
 
 @attrs.define(slots=True)
+class PhysicalCardReplacement:
+    """Deprecated by the API: which card replaced a physical card, and why (DAMAGED,
+    LOST_STOLEN, EXPIRED). `ManagedCard.replacement` is the current field."""
+
+    replacement_reason: str | None = None
+    replacement_id: str | None = None
+
+
+@attrs.define(slots=True)
 class PhysicalCardDetails:
+    """The physical side of a card. `replacement` and `name_on_card_line2` are deprecated by
+    the API (`ManagedCard.replacement`, `ManagedCard.name_on_card_line2`) but still sent, so
+    they are decoded."""
+
     pending_activation: bool
     bulk_delivery: bool | None = None
     product_reference: str | None = None
@@ -132,6 +146,8 @@ class PhysicalCardDetails:
     delivery_tracking_code: str | None = None
     delivery_tracking_method: str | None = None
     delivery_tracking_url: str | None = None
+    replacement: PhysicalCardReplacement | None = None
+    name_on_card_line2: str | None = None
 
 
 @attrs.define(slots=True)
@@ -143,6 +159,8 @@ class DigitalWallets:
 
 @attrs.define(slots=True)
 class ThreeDSecureAuthConfig:
+    """Deprecated by the API, still sent: how a card's 3DS challenges reach its user."""
+
     linked_user_id: str
     primary_channel: str
     fallback_channel: str | None = None
@@ -169,7 +187,10 @@ class AvailableToSpend:
 @attrs.define(slots=True)
 class ManagedCard:
     """A managed card. `mode` is PREPAID_MODE (own `balances`) or DEBIT_MODE (spends from
-    `parent_managed_account_id`, within `available_to_spend`)."""
+    `parent_managed_account_id`, within `available_to_spend`).
+
+    `cardholder_mobile_number` and `three_d_secure_auth_config` are deprecated by the API but
+    still sent, so they are decoded."""
 
     id: str
     profile_id: str
