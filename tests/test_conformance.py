@@ -40,6 +40,7 @@ class Declared:
     idempotency_ref: bool
     deprecated: bool
     secured: bool
+    success: int
 
 
 def _deref(node: Any) -> Any:
@@ -73,8 +74,16 @@ def contract_operations() -> dict[str, Declared]:
                 deprecated=bool(op.get("deprecated", False)),
                 # An identity's token is needed when every alternative asks for the bearer.
                 secured=bool(security) and all("auth_token" in req for req in security),
+                success=_success_status(op),
             )
     return found
+
+
+def _success_status(op: Mapping[str, Any]) -> int:
+    """The one status below 400 the contract declares for an operation."""
+    below_400 = [int(code) for code in op["responses"] if str(code).isdigit() and int(code) < 400]
+    assert len(below_400) == 1, f"{op['operationId']} declares {below_400}"
+    return below_400[0]
 
 
 CONTRACT = contract_operations()
@@ -120,7 +129,7 @@ def test_sdk_operation_is_declared_as_the_contract_says(operation_id: str) -> No
     declared = CONTRACT[operation_id]
     op = OPERATIONS.get(operation_id)
     assert op is not None, f"no SDK operation {operation_id}"
-    sdk = Declared(op.method, op.path, op.idempotency_ref, op.deprecated, op.secured)
+    sdk = Declared(op.method, op.path, op.idempotency_ref, op.deprecated, op.secured, op.success)
     assert sdk == declared
 
 

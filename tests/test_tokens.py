@@ -9,7 +9,7 @@ import orjson
 import pytest
 from conftest import FAST_RETRY
 
-from weavr_async import BackOffice, Conflict, Identity, InvalidRequest, Retry
+from weavr_async import BackOffice, Conflict, Identity, InvalidRequest, Retry, ServerError
 from weavr_async.testing import FakeBackOffice
 
 
@@ -216,16 +216,32 @@ async def test_a_refused_identity_fails_every_waiting_call_after_one_token_reque
     assert bo.stats.retries == 0
 
 
-async def test_calls_outlast_a_token_outage_longer_than_the_token_calls_own_retries(
+async def test_calls_outlast_a_token_outage_within_their_own_retry_budget(
     fake: FakeBackOffice, bo: BackOffice, corp: Identity
 ) -> None:
-    """Waiting callers share one token request; when it fails after all its attempts, each
-    operation (never sent yet) goes again within its own budget instead of failing together."""
+    """Waiting callers share one token request; when it fails, each operation (never sent
+    yet) goes again within its own budget, and the token request is tried once per round."""
     account = fake.add_managed_account(corp.id, currency="EUR")
     attempts = FAST_RETRY.max_attempts
-    fake.faults.script(status=503, count=attempts + 2, operation_id="requestAccessToken")
+    fake.faults.script(status=503, count=attempts - 1, operation_id="requestAccessToken")
     session = bo.identity(corp)
     got = await asyncio.gather(*(session.managed_accounts.get(account.id) for _ in range(5)))
     assert {a.id for a in got} == {account.id}
-    assert fake.count("requestAccessToken") == attempts + 3
+    # Each failed token request is one the callers shared; the next one succeeded, once.
+    assert fake.count("requestAccessToken") == attempts
     assert fake.count("managedAccountGet") == 5
+
+
+async def test_token_requests_count_against_the_calls_retry_budget(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    """A call whose token cannot be had spends its own attempts on token requests, not
+    attempts times the token call's own retries."""
+    account = fake.add_managed_account(corp.id, currency="EUR")
+    attempts = FAST_RETRY.max_attempts
+    fake.faults.script(status=503, count=100, operation_id="requestAccessToken")
+    with pytest.raises(ServerError) as caught:
+        await bo.identity(corp).managed_accounts.get(account.id)
+    assert caught.value.operation == "requestAccessToken"
+    assert fake.count("requestAccessToken") == attempts
+    assert fake.count("managedAccountGet") == 0

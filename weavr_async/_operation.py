@@ -34,6 +34,9 @@ class Operation:
     of doing twice what was meant once: reads, and writes the API makes idempotent (an
     `idempotency-ref` is always sent for those). Everything else is retried only when the
     failure proves the request never arrived.
+
+    `success` is the one status the contract promises when the call succeeds: any other
+    status below 400 (a redirect, a 200 where 204 is due) is not taken as success.
     """
 
     operation_id: str
@@ -43,6 +46,7 @@ class Operation:
     idempotency_ref: bool = False
     deprecated: bool = False
     naturally_idempotent: bool = False
+    success: int = 200
 
     def __attrs_post_init__(self) -> None:
         OPERATIONS[self.operation_id] = self

@@ -1,7 +1,12 @@
-"""The one place where HTTP happens: URLs, headers, retries, rate limits, errors, decoding.
+"""The one place where HTTP happens: one exchange path for every request the SDK sends.
 
-Everything the SDK sends goes through `Transport.send`, so retries, the client-wide
-concurrency cap, the rate-limit gate, logging and error mapping exist exactly once.
+`Transport.send` (JSON calls) and `Transport.download` (statement files) both go through
+`_exchange`, which owns the logical call: its retry budget (token requests included), its
+deadline, the single token refresh after a 401. `_attempt` sends once: it obtains the token,
+waits its turn at the rate gate and the client-wide cap, sends without following redirects,
+and classifies what came back against the operation's one success status. Reading a body is
+bounded in size and time. Nothing aiohttp raises leaves here untyped or with its frames (they
+hold the request headers in clear).
 """
 
 from __future__ import annotations
@@ -9,13 +14,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import math
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Generator, Mapping
-from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import aiohttp
 import attrs
@@ -25,23 +28,40 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._operation import Operation, QueryPairs
 from ._version import USER_AGENT
-from .errors import (
-    APIError,
-    MalformedResponse,
-    RateLimited,
-    ServerError,
-    TransportError,
-    error_class_for,
+from ._wire import (
+    error_from_response,
+    join_url,
+    parse_rate_limit,
+    parse_rate_limit_reset,
+    request_ref_of,
 )
+from .errors import APIError, MalformedResponse, TransportError, WeavrError
 from .models import Secret
 
-__all__ = ["Auth", "RateLimiter", "Response", "Retry", "Transport", "TransportStats"]
+__all__ = [
+    "Auth",
+    "DownloadSink",
+    "RateLimiter",
+    "Response",
+    "Retry",
+    "Transport",
+    "TransportStats",
+]
 
 log = logging.getLogger("weavr_async")
 
 SANDBOX_URL = "https://sandbox.weavr.io/multi/backoffice"
+DEFAULT_MAX_BODY_SIZE = 32 * 1024**2
+"""JSON bodies larger than this are refused (a 500-entry statement page is about 0.5 MB)."""
+DEFAULT_MAX_DOWNLOAD_SIZE = 2 * 1024**3
+"""Statement files larger than this are refused rather than filling a disk."""
+MAX_PACING_INTERVAL = 10.0
+"""The longest gap between request starts a 429 can impose on the client (seconds)."""
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_ERROR_BODY_LIMIT = 64 * 1024
+_CHUNK = 64 * 1024
 _USER_AGENT = USER_AGENT
+T = TypeVar("T")
 
 
 class Auth(Protocol):
@@ -52,20 +72,35 @@ class Auth(Protocol):
     def invalidate(self, token: Secret) -> bool: ...
 
 
+class DownloadSink(Protocol):
+    """Where a downloaded body goes: `restart` before each attempt's first byte."""
+
+    async def restart(self) -> None: ...
+
+    async def write(self, chunk: bytes) -> None: ...
+
+
 @attrs.frozen
 class Retry:
     """How failed requests are retried (with `backoff`'s exponential waits, full jitter).
 
-    `max_attempts` counts the first try. A 429's `x-ratelimit-reset` replaces the computed wait,
-    capped by `max_rate_limit_wait`. With `adaptive_rate_limit` (the default) a 429 slows the
-    whole client down (see `RateLimiter`); without it each request waits out its own 429.
+    `max_attempts` counts the first try, and the token request a call may need is part of
+    the same budget. `deadline` bounds the seconds one logical call spends with the server
+    and waiting between its attempts, all attempts together (time queued behind the client's
+    own concurrency cap and rate gate is not counted); None for no bound. A 429's
+    `x-ratelimit-reset` replaces the computed wait, capped by `max_rate_limit_wait`. With
+    `adaptive_rate_limit` (the default) a 429 slows the whole client down (see
+    `RateLimiter`); without it each request waits out its own 429.
     """
 
-    max_attempts: int = 5
-    base_delay: float = 0.2
-    max_delay: float = 10.0
-    max_rate_limit_wait: float = 60.0
+    max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+    base_delay: float = attrs.field(default=0.2, validator=attrs.validators.ge(0))
+    max_delay: float = attrs.field(default=10.0, validator=attrs.validators.ge(0))
+    max_rate_limit_wait: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
     adaptive_rate_limit: bool = True
+    deadline: float | None = attrs.field(
+        default=60.0, validator=attrs.validators.optional(attrs.validators.gt(0))
+    )
 
     @classmethod
     def disabled(cls) -> Retry:
@@ -95,70 +130,69 @@ class _Headers(dict[str, str]):
     """Request headers whose repr hides the credentials, so that not even a traceback that
     renders local variables shows the API key or a bearer token."""
 
-    _SECRET = frozenset({"api-key", "authorization"})
+    SECRET = frozenset({"api-key", "authorization"})
 
-    def __init__(self, *, api_key: Secret, token: Secret | None) -> None:
-        super().__init__({"api-key": api_key.reveal(), "accept": "application/json"})
+    def __init__(self, *, api_key: Secret, token: Secret | None, accept: str) -> None:
+        super().__init__({"api-key": api_key.reveal(), "accept": accept})
         if token is not None:
             self["authorization"] = f"Bearer {token.reveal()}"
 
     def __repr__(self) -> str:
-        shown = {k: ("**********" if k in self._SECRET else v) for k, v in self.items()}
+        shown = {k: ("**********" if k in self.SECRET else v) for k, v in self.items()}
         return f"_Headers({shown!r})"
 
     __str__ = __repr__
 
 
+@attrs.frozen
+class _Request:
+    """One logical call, fixed before its first attempt (so every retry repeats it)."""
+
+    op: Operation
+    url: str
+    query: QueryPairs
+    body: bytes | None
+    idempotency_ref: str | None
+    accept: str
+
+
 class _Retryable(Exception):
     """Raised inside one attempt when another may follow; carries the final error to raise."""
 
-    def __init__(self, error: Exception, wait_hint: float | None = None) -> None:
+    def __init__(self, error: WeavrError, wait_hint: float | None = None) -> None:
         super().__init__(str(error))
         self.error = error
         self.wait_hint = wait_hint
 
 
-def parse_rate_limit(headers: Mapping[str, str]) -> tuple[int, float] | None:
-    """The limit that was exceeded and its window in seconds, from `x-ratelimit-limit`.
+class _Refused(Exception):
+    """A 401 on a request that carried a token: the token may have expired."""
 
-    The header reads like `20, 10;w=60, 20;w=3600`: the exceeded limit first, then every
-    limit in force with its window. Without a matching window the limit is taken per second.
-    """
-    raw = headers.get("x-ratelimit-limit")
-    if not raw:
-        return None
-    parts = [p.strip() for p in raw.split(",") if p.strip()]
-    try:
-        exceeded = int(parts[0].split(";")[0])
-    except (IndexError, ValueError):
-        return None
-    if exceeded <= 0:
-        return None
-    for part in parts[1:]:
-        fields = [f.strip() for f in part.split(";")]
-        try:
-            limit = int(fields[0])
-        except ValueError:
-            continue
-        for field in fields[1:]:
-            if field.startswith("w="):
-                try:
-                    window = float(field[2:])
-                except ValueError:
-                    continue
-                if limit == exceeded and window > 0:
-                    return exceeded, window
-    return exceeded, 1.0
+    def __init__(self, error: APIError, token: Secret) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.token = token
+
+
+def _mark_transient(error: WeavrError) -> WeavrError:
+    # Read by a call whose token request failed this way: it may try again (see `_attempt`).
+    error._transient = True  # type: ignore[attr-defined]
+    return error
+
+
+def _is_transient(error: BaseException) -> bool:
+    return bool(getattr(error, "_transient", False))
 
 
 class RateLimiter:
     """Client-wide pacing learned from the API's 429s, shared by every identity and stream.
 
     A 429 closes the gate for its `x-ratelimit-reset` and paces request starts a little below
-    the exceeded limit (`x-ratelimit-limit`), so that a burst of tasks queues politely instead
-    of each retrying into the next 429. The pace relaxes by a quarter after every
-    `RELAX_AFTER_WINDOWS` windows without a 429, until requests flow unpaced: a limit that
-    was lifted is noticed, one that was not costs a 429 only now and then.
+    the exceeded limit (`x-ratelimit-limit`), never more than `MAX_PACING_INTERVAL` apart, so
+    that a burst of tasks queues politely instead of each retrying into the next 429. The
+    pace relaxes by a quarter after every `RELAX_AFTER_WINDOWS` windows without a 429, until
+    requests flow unpaced: a limit that was lifted is noticed, one that was not costs a 429
+    only now and then.
     """
 
     MARGIN = 1.1
@@ -186,9 +220,10 @@ class RateLimiter:
         if limit is not None:
             count, window = limit
             self._window = window
-            self._interval = max(self._interval, self.MARGIN * window / count)
+            paced = self.MARGIN * window / count
         else:
-            self._interval = max(self._interval * 2, 0.05)
+            paced = max(self._interval * 2, 0.05)
+        self._interval = min(max(self._interval, paced), MAX_PACING_INTERVAL)
 
     def succeeded(self) -> None:
         quiet = time.monotonic() - self._last_limited
@@ -212,60 +247,6 @@ class RateLimiter:
             return 0.0
         await asyncio.sleep(delay)
         return delay
-
-
-def join_url(base_url: str, path: str) -> str:
-    """Join the base (which has a path of its own, e.g. /multi/backoffice) and an API path."""
-    return base_url.rstrip("/") + "/" + path.lstrip("/")
-
-
-def parse_rate_limit_reset(headers: Mapping[str, str]) -> float | None:
-    """Seconds until the throttling window resets, from `x-ratelimit-reset`."""
-    raw = headers.get("x-ratelimit-reset")
-    if raw is None:
-        return None
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
-
-
-def error_from_response(
-    op: Operation, status: int, headers: Mapping[str, str], body: bytes
-) -> APIError:
-    """The typed exception for an error response, with whatever the body says about it."""
-    data: Any = None
-    if body:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            data = None
-    error_code = message = None
-    validation: list[Mapping[str, Any]] = []
-    if isinstance(data, Mapping):
-        error_code = _str_or_none(data.get("errorCode")) or _str_or_none(data.get("code"))
-        message = _str_or_none(data.get("message"))
-        raw_validation = data.get("validationErrors")
-        if isinstance(raw_validation, list):
-            validation.extend(v for v in raw_validation if isinstance(v, Mapping))
-        syntax = data.get("syntaxErrors")
-        if isinstance(syntax, Mapping) and isinstance(syntax.get("invalidFields"), list):
-            validation.extend(v for v in syntax["invalidFields"] if isinstance(v, Mapping))
-    if message is None and data is None and body:
-        message = body[:200].decode("utf-8", "replace")
-    cls = error_class_for(status)
-    kwargs: dict[str, Any] = {
-        "error_code": error_code,
-        "message": message,
-        "validation_errors": validation,
-        "request_ref": headers.get("request-ref"),
-        "operation": op.operation_id,
-        "body": data,
-    }
-    if cls is RateLimited:
-        return RateLimited(status, retry_after=parse_rate_limit_reset(headers), **kwargs)
-    return cls(status, **kwargs)
 
 
 def decode_json(raw: bytes) -> Any:
@@ -298,7 +279,7 @@ def frameless(exc: BaseException) -> BaseException:
         if isinstance(current, aiohttp.ClientResponseError):
             info = current.request_info
             hidden = CIMultiDict(
-                (k, "**********" if k.lower() in _Headers._SECRET else v)
+                (k, "**********" if k.lower() in _Headers.SECRET else v)
                 for k, v in info.headers.items()
             )
             current.request_info = aiohttp.RequestInfo(
@@ -308,12 +289,13 @@ def frameless(exc: BaseException) -> BaseException:
     return exc
 
 
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 class Transport:
-    """Sends operations to the API over one shared `aiohttp.ClientSession`."""
+    """Sends operations to the API over one shared `aiohttp.ClientSession`.
+
+    `timeout` bounds one attempt of a JSON call, answer and body; for downloads it is an idle
+    timeout (the body may take as long as it keeps flowing). `Retry.deadline` bounds the
+    attempts of one call together.
+    """
 
     def __init__(
         self,
@@ -325,6 +307,8 @@ class Transport:
         retry: Retry,
         max_concurrency: int,
         ssl: Any = True,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        max_download_size: int = DEFAULT_MAX_DOWNLOAD_SIZE,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -332,9 +316,11 @@ class Transport:
         self.base_url = base_url.rstrip("/")
         self._session = session
         self._owns_session = session is None
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self.timeout = timeout
         self.retry = retry
         self.max_concurrency = max_concurrency
+        self.max_body_size = max_body_size
+        self.max_download_size = max_download_size
         self._ssl = ssl
         self._slots = asyncio.Semaphore(max_concurrency)
         self.rate_limiter = RateLimiter(adaptive=retry.adaptive_rate_limit)
@@ -360,6 +346,8 @@ class Transport:
             await self._session.close()
         self._session = None
 
+    # -- the two kinds of call ------------------------------------------------------------
+
     async def send(
         self,
         op: Operation,
@@ -370,39 +358,35 @@ class Transport:
         auth: Auth | None = None,
         idempotency_ref: str | None = None,
         decode: bool = True,
+        retry: Retry | None = None,
     ) -> Response:
         """Send one logical call, retrying as the operation allows; raise typed errors.
 
         The `idempotency-ref` is fixed here, once per logical call, so every retry repeats it.
+        With `decode=False` the body comes back as the bytes that were read.
         """
         if op.idempotency_ref and idempotency_ref is None:
             idempotency_ref = str(uuid.uuid4())
-        body = orjson.dumps(json_body) if json_body is not None else None
-        url = join_url(self.base_url, op.render_path(path_params or {}))
-        attempt_state = _AttemptState()
+        request = _Request(
+            op,
+            join_url(self.base_url, op.render_path(path_params or {})),
+            query or [],
+            orjson.dumps(json_body) if json_body is not None else None,
+            idempotency_ref,
+            "application/json",
+        )
 
-        async def attempt() -> Response:
-            return await self._attempt(
-                op, url, query or [], body, auth, idempotency_ref, decode, attempt_state
-            )
+        async def receive(resp: aiohttp.ClientResponse) -> Response:
+            raw = await self._read_body(op, resp)
+            request_ref = request_ref_of(resp.headers)
+            data: Any = raw
+            if decode:
+                data = self._decode(op, resp.content_type, raw, request_ref) if raw else None
+            return Response(resp.status, data, request_ref, resp.headers)
 
-        retrying = backoff.on_exception(
-            self._wait_gen,
-            _Retryable,
-            max_tries=self.retry.max_attempts,
-            jitter=None,
-            on_backoff=self._on_backoff(op),
-            logger=None,
-        )(attempt)
-        try:
-            return await retrying()
-        except _Retryable as exhausted:
-            # The last attempt's underlying failure (a connection error, a JSON error) stays
-            # the cause: it is chained to the `_Retryable`, not to the error it carries.
-            raise exhausted.error from exhausted.error.__cause__ or exhausted.__cause__
+        return await self._exchange(request, auth, receive, retry or self.retry, idle=False)
 
-    @asynccontextmanager
-    async def stream(
+    async def download(
         self,
         op: Operation,
         *,
@@ -410,96 +394,137 @@ class Transport:
         query: QueryPairs,
         auth: Auth | None,
         accept: str,
-    ) -> AsyncIterator[aiohttp.StreamReader]:
-        """Open a response body as a stream (statement downloads): no retry once bytes flow."""
-        url = join_url(self.base_url, op.render_path(path_params))
+        sink: DownloadSink,
+    ) -> int:
+        """Stream a body of media type `accept` into `sink`; returns the bytes written.
+
+        Retried like any read, from the first byte again (`sink.restart()`), when it fails
+        before or while the body flows.
+        """
+        request = _Request(
+            op, join_url(self.base_url, op.render_path(path_params)), query, None, None, accept
+        )
+
+        async def receive(resp: aiohttp.ClientResponse) -> int:
+            if resp.content_type != accept:
+                self._malformed(
+                    op, f"expected {accept}, got {resp.content_type!r}", resp.headers, retry=False
+                )
+            await sink.restart()
+            written = 0
+            async for chunk in resp.content.iter_chunked(_CHUNK):
+                written += len(chunk)
+                if written > self.max_download_size:
+                    self._malformed(
+                        op,
+                        f"body larger than max_download_size ({self.max_download_size} bytes)",
+                        resp.headers,
+                        retry=False,
+                    )
+                await sink.write(chunk)
+            return written
+
+        return await self._exchange(request, auth, receive, self.retry, idle=True)
+
+    # -- the exchange ---------------------------------------------------------------------
+
+    async def _exchange(
+        self,
+        request: _Request,
+        auth: Auth | None,
+        receive: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+        retry: Retry,
+        *,
+        idle: bool,
+    ) -> T:
+        """Attempts of one logical call, within its retry budget and its deadline; a 401 on
+        a token refreshes it once and goes again at once."""
+        op = request.op
+        delays = backoff.expo(factor=retry.base_delay, max_value=retry.max_delay)
+        next(delays)
+        clock = _Clock()
         refreshed = False
+        attempt = 0
         while True:
-            token = await auth.token() if auth is not None else None
-            headers = self._headers(token, None)
-            headers["accept"] = accept
-            await self.rate_limiter.wait()
-            async with self._slots:
-                self.stats.requests += 1
-                try:
-                    async with self._client().request(
-                        op.method,
-                        url,
-                        params=query,
-                        headers=headers,
-                        timeout=self._timeout,
-                        ssl=self._ssl,
-                    ) as resp:
-                        if resp.status == 401 and token is not None and not refreshed:
-                            refreshed = True
-                            self._refresh(auth, token)
-                            continue
-                        if resp.status >= 400:
-                            raise error_from_response(
-                                op, resp.status, resp.headers, await resp.read()
-                            )
-                        yield resp.content
-                        return
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    raise TransportError(
-                        f"{op.operation_id}: {type(exc).__name__}: {exc}",
-                        operation=op.operation_id,
-                    ) from frameless(exc)
-
-    def _headers(self, token: Secret | None, idempotency_ref: str | None) -> _Headers:
-        headers = _Headers(api_key=self._api_key, token=token)
-        if idempotency_ref is not None:
-            headers["idempotency-ref"] = idempotency_ref
-        return headers
-
-    def _refresh(self, auth: Auth | None, token: Secret) -> None:
-        # Of many requests that met the same 401, only the first forgets the token (and so
-        # causes a new one to be requested): only that one counts as a refresh.
-        if auth is not None and auth.invalidate(token):
-            self.stats.token_refreshes += 1
+            attempt += 1
+            remaining = None if retry.deadline is None else retry.deadline - clock.spent
+            try:
+                return await self._attempt(request, auth, receive, clock, remaining, idle)
+            except _Refused as refused:
+                if refreshed or auth is None:
+                    raise refused.error from None
+                # The token expired or was revoked: get a new one once, and go again at once.
+                refreshed = True
+                attempt -= 1
+                if auth.invalidate(refused.token):
+                    # Of many requests that met the same 401 only the first forgets the
+                    # token (and so causes a new one to be requested): only it counts.
+                    self.stats.token_refreshes += 1
+            except _Retryable as failure:
+                error = failure.error
+                hint = failure.wait_hint
+                wait = hint if hint is not None else random.uniform(0, next(delays) or 0.0)
+                out_of_time = retry.deadline is not None and clock.spent + wait >= retry.deadline
+                if attempt >= retry.max_attempts or out_of_time:
+                    raise _mark_transient(error) from error.__cause__ or failure.__cause__
+                self.stats.retries += 1
+                log.info(
+                    "retrying %s (attempt %d) after %.2fs: %s",
+                    op.operation_id,
+                    attempt + 1,
+                    wait,
+                    error,
+                )
+                await asyncio.sleep(wait)
+                clock.spent += wait
 
     async def _attempt(
         self,
-        op: Operation,
-        url: str,
-        query: QueryPairs,
-        body: bytes | None,
+        request: _Request,
         auth: Auth | None,
-        idempotency_ref: str | None,
-        decode: bool,
-        state: _AttemptState,
-    ) -> Response:
-        try:
-            token = await auth.token() if auth is not None else None
-        except (ServerError, RateLimited, TransportError) as exc:
-            # The identity's token could not be had even after the token call's own retries
-            # (a 5xx burst, a 429 storm): this operation was never sent, so whatever it is,
-            # it may try again within its own budget rather than fail with every other
-            # caller that was waiting on the same token request.
-            raise _Retryable(exc) from exc
-        headers = self._headers(token, idempotency_ref)
-        if body is not None:
+        receive: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+        clock: _Clock,
+        remaining: float | None,
+        idle: bool,
+    ) -> T:
+        op = request.op
+        token = None
+        if auth is not None:
+            try:
+                token = await auth.token()
+            except WeavrError as exc:
+                # The identity's token could not be had. This operation was never sent, so if
+                # the failure may pass (a 5xx, a 429, the network) it goes again within its
+                # own budget: the token request itself is tried once per attempt of the call.
+                if _is_transient(exc):
+                    raise _Retryable(exc) from exc
+                raise
+        headers = _Headers(api_key=self._api_key, token=token, accept=request.accept)
+        if request.idempotency_ref is not None:
+            headers["idempotency-ref"] = request.idempotency_ref
+        if request.body is not None:
             headers["content-type"] = "application/json"
-        waited = await self.rate_limiter.wait()
-        self.stats.rate_limit_wait_seconds += waited
-        started = time.monotonic()
+        queued = time.monotonic()
+        self.stats.rate_limit_wait_seconds += await self.rate_limiter.wait()
         async with self._slots:
+            started = time.monotonic()
             self.stats.requests += 1
             try:
                 async with self._client().request(
                     op.method,
-                    url,
-                    params=query,
-                    data=body,
+                    request.url,
+                    params=request.query,
+                    data=request.body,
                     headers=headers,
-                    timeout=self._timeout,
+                    timeout=self._timeout_for(remaining, idle),
                     ssl=self._ssl,
                     allow_redirects=False,
                 ) as resp:
-                    status = resp.status
-                    raw = await resp.read()
-                    resp_headers = resp.headers
-                    content_type = resp.content_type
+                    if resp.status != op.success:
+                        await self._refuse(op, resp, token)
+                    result = await receive(resp)
+            except (_Retryable, _Refused, WeavrError):
+                raise
             except aiohttp.ClientConnectorCertificateError as exc:
                 # An untrusted certificate will not become trusted by asking again.
                 raise self._transport_error(op, exc) from frameless(exc)
@@ -513,89 +538,118 @@ class Transport:
                 if op.retry_safe:
                     raise _Retryable(error) from frameless(exc)
                 raise error from frameless(exc)
-        request_ref = resp_headers.get("request-ref")
+            except Exception as exc:
+                # aiohttp refusing what it was given (a header it will not send, say): its
+                # message and frames may hold the value, so neither is kept.
+                raise TransportError(
+                    f"{op.operation_id}: the request could not be sent ({type(exc).__name__})",
+                    operation=op.operation_id,
+                ) from None
+            finally:
+                clock.spent += time.monotonic() - max(started, queued)
         log.debug(
             "%s %s -> %s in %.1f ms (request-ref %s)",
             op.method,
             op.operation_id,
-            status,
+            resp.status,
             (time.monotonic() - started) * 1000,
-            request_ref,
+            request_ref_of(resp.headers),
         )
-        if status == 401 and token is not None and not state.refreshed:
-            # The token expired or was revoked: get a new one once, and go again at once.
-            state.refreshed = True
-            self._refresh(auth, token)
-            return await self._attempt(op, url, query, body, auth, idempotency_ref, decode, state)
-        if status >= 400:
-            api_error = error_from_response(op, status, resp_headers, raw)
-            if status == 429:
-                self.stats.rate_limited += 1
-                reset = parse_rate_limit_reset(resp_headers)
-                wait = min(reset if reset is not None else 1.0, self.retry.max_rate_limit_wait)
-                self.rate_limiter.limited(wait, parse_rate_limit(resp_headers))
-                # A 429 is a refusal to act: retrying it cannot apply anything twice. With the
-                # shared limiter the retry queues behind the gate; without it, it waits alone.
-                raise _Retryable(api_error, wait_hint=0.0 if self.rate_limiter.adaptive else wait)
-            if status in _RETRY_STATUSES and op.retry_safe:
-                raise _Retryable(api_error)
-            raise api_error
-        data: Any = None
-        if decode and raw:
-            if content_type not in ("application/json", "application/octet-stream", ""):
-                error = MalformedResponse(
-                    f"{op.operation_id}: expected JSON, got {content_type!r} "
-                    f"(request-ref {request_ref})",
-                    operation=op.operation_id,
-                )
-                if op.retry_safe:
-                    raise _Retryable(error)
-                raise error
-            try:
-                data = decode_json(raw)
-            except orjson.JSONDecodeError as exc:
-                error = MalformedResponse(
-                    f"{op.operation_id}: unreadable JSON body ({exc}) (request-ref {request_ref})",
-                    operation=op.operation_id,
-                )
-                if op.retry_safe:
-                    raise _Retryable(error) from frameless(exc)
-                raise error from frameless(exc)
-        elif not decode:
-            data = raw
         self.rate_limiter.succeeded()
-        return Response(status=status, data=data, request_ref=request_ref, headers=resp_headers)
+        return result
+
+    def _timeout_for(self, remaining: float | None, idle: bool) -> aiohttp.ClientTimeout:
+        limit = self.timeout if remaining is None else max(min(self.timeout, remaining), 0.001)
+        if idle:  # downloads: the body may flow for as long as it keeps flowing
+            return aiohttp.ClientTimeout(total=remaining, sock_connect=limit, sock_read=limit)
+        return aiohttp.ClientTimeout(total=limit)
+
+    def _malformed(
+        self, op: Operation, problem: str, headers: Mapping[str, str], *, retry: bool
+    ) -> NoReturn:
+        ref = request_ref_of(headers)
+        error = MalformedResponse(
+            f"{op.operation_id}: {problem} (request-ref {ref})", operation=op.operation_id
+        )
+        if retry and op.retry_safe:
+            raise _Retryable(error)
+        raise error
+
+    async def _read_body(self, op: Operation, resp: aiohttp.ClientResponse) -> bytes:
+        """The whole body, refused past `max_body_size` (counted after decompression)."""
+        limit = self.max_body_size
+        if resp.content_length is not None and resp.content_length > limit:
+            self._too_large(op, resp.headers)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                self._too_large(op, resp.headers)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, op: Operation, headers: Mapping[str, str]) -> NoReturn:
+        self._malformed(
+            op,
+            f"body larger than max_body_size ({self.max_body_size} bytes)",
+            headers,
+            retry=False,
+        )
+
+    def _decode(self, op: Operation, content_type: str, raw: bytes, request_ref: str | None) -> Any:
+        if content_type not in ("application/json", "application/octet-stream", ""):
+            self._malformed(op, f"expected JSON, got {content_type!r}", {}, retry=True)
+        try:
+            return decode_json(raw)
+        except orjson.JSONDecodeError as exc:
+            error = MalformedResponse(
+                f"{op.operation_id}: unreadable JSON body ({exc}) (request-ref {request_ref})",
+                operation=op.operation_id,
+            )
+            if op.retry_safe:
+                raise _Retryable(error) from frameless(exc)
+            raise error from frameless(exc)
+
+    async def _refuse(
+        self, op: Operation, resp: aiohttp.ClientResponse, token: Secret | None
+    ) -> NoReturn:
+        """Raise for any status but the operation's success: a typed API error for an error
+        status (retryable where that is safe), `MalformedResponse` for anything else below
+        400, a redirect included (the API never redirects, and the target would be sent the
+        credentials)."""
+        status = resp.status
+        if status < 400:
+            detail = " (redirects are never followed)" if 300 <= status < 400 else ""
+            self._malformed(
+                op,
+                f"answered {status} where the contract promises {op.success}{detail}",
+                resp.headers,
+                retry=False,
+            )
+        raw = await resp.content.read(_ERROR_BODY_LIMIT)
+        api_error = error_from_response(op.operation_id, status, resp.headers, raw)
+        if status == 401 and token is not None:
+            raise _Refused(api_error, token)
+        if status == 429:
+            self.stats.rate_limited += 1
+            reset = parse_rate_limit_reset(resp.headers)
+            wait = min(reset if reset is not None else 1.0, self.retry.max_rate_limit_wait)
+            self.rate_limiter.limited(wait, parse_rate_limit(resp.headers))
+            # A 429 is a refusal to act: retrying it cannot apply anything twice. With the
+            # shared limiter the retry queues behind the gate; without it, it waits alone.
+            raise _Retryable(api_error, wait_hint=0.0 if self.rate_limiter.adaptive else wait)
+        if status in _RETRY_STATUSES and op.retry_safe:
+            raise _Retryable(api_error)
+        raise api_error
 
     def _transport_error(self, op: Operation, exc: BaseException) -> TransportError:
         kind = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
         return TransportError(f"{op.operation_id}: {kind}", operation=op.operation_id)
 
-    def _wait_gen(self) -> Generator[float, Any, None]:
-        """`backoff` wait generator: exponential with full jitter, or the API's own hint."""
-        expo = backoff.expo(factor=self.retry.base_delay, max_value=self.retry.max_delay)
-        next(expo)
-        failure = yield 0.0
-        while True:
-            step = next(expo) or 0.0
-            hint = failure.wait_hint if isinstance(failure, _Retryable) else None
-            failure = yield hint if hint is not None else random.uniform(0, step)
-
-    def _on_backoff(self, op: Operation) -> Any:
-        def record(details: Mapping[str, Any]) -> None:
-            self.stats.retries += 1
-            exc = details.get("exception")
-            reason = exc.error if isinstance(exc, _Retryable) else exc
-            log.info(
-                "retrying %s (attempt %s) after %.2fs: %s",
-                op.operation_id,
-                details.get("tries"),
-                details.get("wait", 0.0),
-                reason,
-            )
-
-        return record
-
 
 @attrs.define
-class _AttemptState:
-    refreshed: bool = False
+class _Clock:
+    """Seconds a logical call has spent with the server and in backoff waits."""
+
+    spent: float = 0.0

@@ -9,7 +9,15 @@ from typing import Any
 import aiohttp
 
 from ._tokens import IdentityAuth, TokenStore
-from ._transport import SANDBOX_URL, Retry, Transport, TransportStats
+from ._transport import (
+    DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_DOWNLOAD_SIZE,
+    SANDBOX_URL,
+    Retry,
+    Transport,
+    TransportStats,
+)
+from ._wire import check_base_url, check_header_value
 from .errors import InvalidRequest
 from .models import AccessToken, Identity, Secret
 from .resources import (
@@ -36,6 +44,11 @@ class BackOffice:
     `aiohttp.ClientSession` (yours if you pass `session=`, which it then never closes), caps
     requests in flight at `max_concurrency` across all of them, and keeps each identity's
     access token.
+
+    Every request goes to `base_url`, which must be https (plain http is accepted for
+    loopback hosts, or anywhere with `allow_insecure_http=True`) and carry no credentials.
+    JSON bodies over `max_body_size` bytes and statement files over `max_download_size` are
+    refused with `MalformedResponse`.
     """
 
     def __init__(
@@ -50,13 +63,30 @@ class BackOffice:
         page_concurrency: int = 4,
         max_identities: int = 10_000,
         ssl: Any = True,
+        allow_insecure_http: bool = False,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        max_download_size: int = DEFAULT_MAX_DOWNLOAD_SIZE,
     ) -> None:
         if not isinstance(api_key, str) or not api_key:
             raise InvalidRequest("api_key", "an API key is required")
-        if not isinstance(base_url, str) or not base_url.startswith(("https://", "http://")):
-            raise InvalidRequest("base_url", "must be an http(s) URL")
-        if not (isinstance(timeout, int | float) and timeout > 0):
+        # It goes into the api-key header of every request: a stray newline must fail here,
+        # not in aiohttp with the key in its frames.
+        check_header_value(api_key, "api_key", max_length=1024)
+        base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        if not (
+            isinstance(timeout, int | float)
+            and not isinstance(timeout, bool)
+            and 0 < timeout < float("inf")
+        ):
             raise InvalidRequest("timeout", "must be a positive number of seconds")
+        if retry is not None and not isinstance(retry, Retry):
+            raise InvalidRequest("retry", "expected a Retry")
+        for name, size in (
+            ("max_body_size", max_body_size),
+            ("max_download_size", max_download_size),
+        ):
+            if not isinstance(size, int) or isinstance(size, bool) or size < 1024:
+                raise InvalidRequest(name, "must be an integer of at least 1024 bytes")
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise InvalidRequest("max_concurrency", "must be a positive integer")
         if not isinstance(page_concurrency, int) or page_concurrency < 1:
@@ -70,6 +100,8 @@ class BackOffice:
             retry=retry if retry is not None else Retry(),
             max_concurrency=max_concurrency,
             ssl=ssl,
+            max_body_size=max_body_size,
+            max_download_size=max_download_size,
         )
         self._unsecured = Context(self._transport, None, page_concurrency)
         self.access_tokens = AccessTokens(self._unsecured)
@@ -77,13 +109,16 @@ class BackOffice:
         self._page_concurrency = page_concurrency
 
     def __repr__(self) -> str:
+        transport = getattr(self, "_transport", None)  # None while __init__ refuses arguments
+        if transport is None:
+            return "BackOffice(<not constructed>)"
         return (
-            f"BackOffice(base_url={self._transport.base_url!r}, "
-            f"max_concurrency={self._transport.max_concurrency}, identities={len(self._tokens)})"
+            f"BackOffice(base_url={transport.base_url!r}, "
+            f"max_concurrency={transport.max_concurrency}, identities={len(self._tokens)})"
         )
 
     async def _fetch_token(self, identity: Identity) -> Secret:
-        return (await self.access_tokens.create(identity)).token
+        return (await self.access_tokens._create_once(identity)).token
 
     def identity(self, identity: Identity) -> IdentitySession:
         """The session acting for `identity` (no I/O: its token is obtained on first use)."""

@@ -15,7 +15,8 @@ import attrs
 
 from .._operation import Operation, QueryPairs, epoch_millis
 from .._pagination import Checkpoint, Endpoint, Progress, Stream
-from .._transport import Auth, Transport, frameless
+from .._transport import Auth, Retry, Transport, frameless
+from .._wire import check_header_value
 from ..errors import InvalidRequest as InvalidRequest
 from ..errors import MalformedResponse
 from ..models import CalendarDate, CurrencyAmount, InstrumentRef, structure
@@ -64,6 +65,7 @@ class Resource:
         query: QueryPairs | None = ...,
         body: Any = ...,
         idempotency_ref: str | None = ...,
+        retry: Retry | None = ...,
     ) -> T: ...
 
     @overload
@@ -76,6 +78,7 @@ class Resource:
         query: QueryPairs | None = ...,
         body: Any = ...,
         idempotency_ref: str | None = ...,
+        retry: Retry | None = ...,
     ) -> None: ...
 
     async def _call(
@@ -87,9 +90,11 @@ class Resource:
         query: QueryPairs | None = None,
         body: Any = None,
         idempotency_ref: str | None = None,
+        retry: Retry | None = None,
     ) -> T | None:
         if idempotency_ref is not None:
-            text(idempotency_ref, "idempotency_ref", max_length=255)
+            # It goes into a header: printable ASCII only.
+            check_header_value(idempotency_ref, "idempotency_ref", max_length=255, allow_space=True)
         response = await self._context.transport.send(
             op,
             path_params=path,
@@ -97,6 +102,7 @@ class Resource:
             json_body=body,
             auth=self._context.auth if op.secured else None,
             idempotency_ref=idempotency_ref,
+            retry=retry,
         )
         if into is None:
             return None

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from .._operation import Operation, query_pairs
 from .._pagination import Checkpoint, Endpoint, Progress, SnapshotRule, Stream
@@ -37,7 +37,6 @@ STATEMENT_KEY = (
     "processedTimestamp",
 )
 _MEDIA_TYPES: dict[str, str] = {"csv": "text/csv", "pdf": "application/pdf"}
-_CHUNK = 64 * 1024
 
 
 def statement_params(
@@ -121,22 +120,36 @@ class StatementResource(v.Resource):
             )
         target = Path(path)
         fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        written = 0
         try:
-            with os.fdopen(fd, "wb") as sink:
-                async with self._context.transport.stream(
+            with os.fdopen(fd, "wb") as file:
+                written = await self._context.transport.download(
                     op,
                     path_params={"id": v.identifier(instrument_id, self._id_field)},
                     query=query_pairs(params),
                     auth=self._context.auth,
                     accept=media_type,
-                ) as body:
-                    async for chunk in body.iter_chunked(_CHUNK):
-                        await asyncio.to_thread(sink.write, chunk)
-                        written += len(chunk)
+                    sink=_FileSink(file),
+                )
             os.replace(temp_name, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp_name)
             raise
         return written
+
+
+class _FileSink:
+    """A download's target file, written off the event loop, emptied again before a retry."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    async def restart(self) -> None:
+        await asyncio.to_thread(self._restart)
+
+    def _restart(self) -> None:
+        self._file.seek(0)
+        self._file.truncate()
+
+    async def write(self, chunk: bytes) -> None:
+        await asyncio.to_thread(self._file.write, chunk)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 from .._operation import Operation
+from .._transport import Retry
 from ..models import AccessToken, Identity
 from . import _base as v
 
@@ -35,6 +36,14 @@ class AccessTokens(v.Resource):
     async def create(self, identity: Identity) -> AccessToken:
         """A new bearer token for `identity` (`POST /access_token`, with the API key only)."""
         return await self._call(REQUEST, AccessToken, body=identity_body(identity))
+
+    async def _create_once(self, identity: Identity) -> AccessToken:
+        """One attempt, no retry: how the client gets the tokens its calls need, so that a
+        token request counts against the retry budget of the call that needed it (retries
+        nested in retries would multiply)."""
+        return await self._call(
+            REQUEST, AccessToken, body=identity_body(identity), retry=Retry.disabled()
+        )
 
 
 class Impersonation(v.Resource):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import Callable, Sequence
 from typing import Literal
 
 from .._operation import Operation
 from .._pagination import Checkpoint, Endpoint, Progress, Stream
+from ..errors import MalformedResponse, WaitStalled, WaitTimeout
 from ..models import (
     BulkOperation,
     BulkProcess,
@@ -22,18 +25,19 @@ from .transfers import transfer_body
 LIST = Operation("bulks", "GET", "/bulks")
 GET = Operation("bulkId", "GET", "/bulks/{bulk_id}")
 OPERATIONS = Operation("bulkIdOperations", "GET", "/bulks/{bulk_id}/operations")
-EXECUTE = Operation("bulkIdExecute", "POST", "/bulks/{bulk_id}/execute")
-PAUSE = Operation("bulkIdPause", "POST", "/bulks/{bulk_id}/pause")
-RESUME = Operation("bulkIdResume", "POST", "/bulks/{bulk_id}/resume")
-CANCEL = Operation("bulkIdCancel", "POST", "/bulks/{bulk_id}/cancel")
+EXECUTE = Operation("bulkIdExecute", "POST", "/bulks/{bulk_id}/execute", success=204)
+PAUSE = Operation("bulkIdPause", "POST", "/bulks/{bulk_id}/pause", success=204)
+RESUME = Operation("bulkIdResume", "POST", "/bulks/{bulk_id}/resume", success=204)
+CANCEL = Operation("bulkIdCancel", "POST", "/bulks/{bulk_id}/cancel", success=204)
 CREATE_TRANSFERS = Operation(
-    "bulksTransferCreate", "POST", "/bulks/transfers", idempotency_ref=True
+    "bulksTransferCreate", "POST", "/bulks/transfers", idempotency_ref=True, success=201
 )
 UPDATE_SPEND_RULES = Operation(
     "bulksManagedCardSpendRulesUpdate",
     "PATCH",
     "/bulks/managed_cards/_id_/spend_rules",
     idempotency_ref=True,
+    success=201,
 )
 LIST_PAGES = Endpoint(LIST, "bulkProcesses", "limit", 100, key_fields=("bulkId",))
 OPERATION_PAGES = Endpoint(
@@ -52,6 +56,36 @@ _PROCESS_STATES = (
     "CANCELLED",
 )
 _OPERATION_STATES = ("SUBMITTED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED")
+# States a process never leaves: every operation ran (or was cancelled). PARTIALLY_COMPLETED is
+# one of them: some operations failed under ON_FAILURE_CONTINUE and the rest completed.
+FINAL_STATES = frozenset({"COMPLETED", "PARTIALLY_COMPLETED", "FAILED", "CANCELLED"})
+# States a process leaves only when somebody acts: a PAUSED process waits for resume or cancel.
+# SUBMITTED is not one: right after `execute` the API may still report it for a moment.
+STALLED_STATES = frozenset({"PAUSED"})
+
+
+def _seconds(value: object, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise v.InvalidRequest(field, "expected a finite number of seconds")
+    if value <= 0:
+        raise v.InvalidRequest(field, f"must be > 0, got {value}")
+    return float(value)
+
+
+def _wait_status(bulk: BulkProcessDetails, bulk_id: str) -> str:
+    """The state of the process read while waiting, once it is believable."""
+    if bulk.bulk_id is not None and bulk.bulk_id != bulk_id:
+        raise MalformedResponse(
+            f"bulkId: asked for bulk process {bulk_id}, the API answered with {bulk.bulk_id!r}",
+            operation=GET.operation_id,
+        )
+    if bulk.status not in _PROCESS_STATES:
+        raise MalformedResponse(
+            f"bulkId: bulk process {bulk_id} has status {bulk.status!r}, not one of the "
+            "contract's BulkProcessStatus values",
+            operation=GET.operation_id,
+        )
+    return bulk.status
 
 
 def _bulk_items(items: object, field: str) -> Sequence[object]:
@@ -90,6 +124,52 @@ class Bulks(v.Resource):
         return await self._call(
             GET, BulkProcessDetails, path={"bulk_id": v.identifier(bulk_id, "bulk_id")}
         )
+
+    async def wait(
+        self,
+        bulk_id: str,
+        *,
+        poll: float = 2.0,
+        timeout: float = 600.0,  # noqa: ASYNC109 - the waiter's own deadline, as boto3's
+        on_progress: Callable[[BulkProcessDetails], object] | None = None,
+    ) -> BulkProcessDetails:
+        """Read the process every `poll` seconds until it is final (COMPLETED,
+        PARTIALLY_COMPLETED, FAILED or CANCELLED), and return that last reading.
+
+        `on_progress` is called with every reading, the final one included. Each reading is one
+        `get` (retried by the transport as any read). Raises `WaitTimeout` (with the last
+        state seen) once `timeout` seconds have passed, a request in flight included, and
+        `WaitStalled` when the process is PAUSED, which only `resume` or `cancel` change.
+        `wait` starts nothing: a SUBMITTED process nobody executes ends in `WaitTimeout`.
+        """
+        bulk_id = v.identifier(bulk_id, "bulk_id")
+        interval = _seconds(poll, "poll")
+        limit = _seconds(timeout, "timeout")
+        if on_progress is not None and not callable(on_progress):
+            raise v.InvalidRequest("on_progress", "expected a callable or None")
+        what = f"bulk process {bulk_id}"
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        last: BulkProcessDetails | None = None
+        deadline = asyncio.timeout(limit)
+        try:
+            async with deadline:
+                while True:
+                    last = await self.get(bulk_id)
+                    status = _wait_status(last, bulk_id)
+                    if on_progress is not None:
+                        on_progress(last)
+                    if status in FINAL_STATES:
+                        return last
+                    if status in STALLED_STATES:
+                        raise WaitStalled(what, status=status, last=last)
+                    await asyncio.sleep(interval)
+        except TimeoutError:
+            if not deadline.expired():
+                raise  # not ours: a timeout from inside the call or the callback
+            seen = None if last is None else last.status
+            waited = loop.time() - started
+            raise WaitTimeout(what, status=seen, last=last, waited=waited) from None
 
     def operations(
         self,

@@ -22,24 +22,33 @@ from ._statements import (
 
 GET = Operation("managedCardGet", "GET", "/managed_cards/{id}")
 STATEMENT = Operation("managedCardStatement", "GET", "/managed_cards/{id}/statement")
-BLOCK = Operation("managedCardBlock", "POST", "/managed_cards/{id}/block")
-UNBLOCK = Operation("managedCardUnblock", "POST", "/managed_cards/{id}/unblock")
-REMOVE = Operation("managedCardRemove", "POST", "/managed_cards/{id}/remove")
+BLOCK = Operation("managedCardBlock", "POST", "/managed_cards/{id}/block", success=204)
+UNBLOCK = Operation("managedCardUnblock", "POST", "/managed_cards/{id}/unblock", success=204)
+REMOVE = Operation("managedCardRemove", "POST", "/managed_cards/{id}/remove", success=204)
 RENEWAL = Operation(
-    "managedCardRenewalTypeUpdate", "PATCH", "/managed_cards/{id}/renewal", idempotency_ref=True
+    "managedCardRenewalTypeUpdate",
+    "PATCH",
+    "/managed_cards/{id}/renewal",
+    idempotency_ref=True,
+    success=204,
 )
 SPEND_RULES_GET = Operation("managedCardSpendRulesGet", "GET", "/managed_cards/{id}/spend_rules")
 SPEND_RULES_CREATE = Operation(
-    "managedCardSpendRulesCreate", "POST", "/managed_cards/{id}/spend_rules"
+    "managedCardSpendRulesCreate", "POST", "/managed_cards/{id}/spend_rules", success=204
 )
 SPEND_RULES_UPDATE = Operation(
-    "managedCardSpendRulesUpdate", "PATCH", "/managed_cards/{id}/spend_rules", idempotency_ref=True
+    "managedCardSpendRulesUpdate",
+    "PATCH",
+    "/managed_cards/{id}/spend_rules",
+    idempotency_ref=True,
+    success=204,
 )
 SPEND_RULES_DELETE = Operation(
     "managedCardSpendRulesDelete",
     "DELETE",
     "/managed_cards/{id}/spend_rules",
     naturally_idempotent=True,  # deleting all rules twice leaves the same state
+    success=204,
 )
 STATEMENT_PAGES = Endpoint(
     STATEMENT,

@@ -10,8 +10,8 @@ from ..models import CalendarDate, Mobile, User
 from . import _base as v
 
 CREATE = Operation("userCreate", "POST", "/users", idempotency_ref=True)
-INVITE = Operation("userInviteSend", "POST", "/users/{user_id}/invite")
-DEACTIVATE = Operation("userDeactivate", "POST", "/users/{user_id}/deactivate")
+INVITE = Operation("userInviteSend", "POST", "/users/{user_id}/invite", success=204)
+DEACTIVATE = Operation("userDeactivate", "POST", "/users/{user_id}/deactivate", success=204)
 _ROLES = (
     "CARD_ASSIGNEE",
     "CARDS_MANAGEMENT_ROLE",
