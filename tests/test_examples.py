@@ -279,3 +279,66 @@ def test_the_readme_quickstart_is_the_example_that_runs() -> None:
     example = (root / "examples" / "quickstart.py").read_text()
     code = example[example.index("import asyncio") :].rstrip()
     assert f"```python\n{code}\n```" in (root / "README.md").read_text()
+
+
+# -- webhook receiver ----------------------------------------------------------------------------
+
+webhook_receiver = load_example("webhook_receiver")
+
+
+def test_webhook_receiver_demo_runs_as_written() -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "webhook_receiver.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "WEAVR_API_KEY"},
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    bulk_id = lines[-2].removeprefix("wait: bulk ").removesuffix(" COMPLETED")
+    assert bulk_id.isdigit(), lines
+    assert lines == [
+        f"webhook: bulk {bulk_id}: RUNNING, 0/5 done",
+        f"webhook: bulk {bulk_id}: RUNNING, 2/5 done",
+        f"webhook: bulk {bulk_id}: RUNNING, 4/5 done",
+        f"webhook: bulk {bulk_id}: COMPLETED, 5/5 done",  # the final state, last
+        f"wait: bulk {bulk_id} COMPLETED",
+        "deliveries: 4, refused: 0",
+    ]
+    assert done.stderr == ""
+
+
+async def test_webhook_receiver_handles_only_verified_deliveries_once() -> None:
+    import time
+
+    from weavr_async import webhooks
+
+    api_key = "receiver-test-key"
+    handled: list[dict[str, Any]] = []
+
+    async def handle(event: dict[str, Any]) -> None:
+        handled.append(event)
+
+    app = webhook_receiver.create_app(api_key, handle)
+    body = b'{"bulkId":"1001","status":"COMPLETED"}'
+    stale_ms = int((time.time() - 600) * 1000)
+    cases: list[tuple[str, bytes, dict[str, str], int, str | None]] = [
+        ("verified", body, webhooks.sign(body, api_key, call_ref="a"), 200, None),
+        ("tampered body", body.replace(b"1001", b"1002"), webhooks.sign(body, api_key), 401,
+         "mismatch"),
+        ("another key", body, webhooks.sign(body, "not-the-key"), 401, "mismatch"),
+        ("unsigned", body, {}, 401, "missing"),
+        ("stale", body, webhooks.sign(body, api_key, timestamp_ms=stale_ms), 401, "stale"),
+        ("not JSON", b"{", webhooks.sign(b"{", api_key), 400, None),
+        ("the first again", body, webhooks.sign(body, api_key, call_ref="a"), 200, None),
+    ]  # fmt: skip
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        for name, payload, headers, status, reason in cases:
+            async with client.post(webhook_receiver.PATH, data=payload, headers=headers) as answer:
+                assert answer.status == status, name
+                if reason is not None:
+                    assert (await answer.json()) == {"error": reason}, name
+
+    assert handled == [{"bulkId": "1001", "status": "COMPLETED"}]  # once, and only that one

@@ -16,7 +16,10 @@ from .errors import (
     ServerError,
     TransportError,
     Unauthorized,
+    WaitStalled,
+    WaitTimeout,
     WeavrError,
+    WebhookVerificationError,
 )
 from .models import (
     AccessToken,
@@ -88,6 +91,9 @@ __all__ = [
     "TransportStats",
     "Unauthorized",
     "User",
+    "WaitStalled",
+    "WaitTimeout",
     "WeavrError",
+    "WebhookVerificationError",
     "__version__",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "APIError",
@@ -17,7 +17,10 @@ __all__ = [
     "ServerError",
     "TransportError",
     "Unauthorized",
+    "WaitStalled",
+    "WaitTimeout",
     "WeavrError",
+    "WebhookVerificationError",
 ]
 
 
@@ -149,3 +152,42 @@ def error_class_for(status: int) -> type[APIError]:
     if status >= 500:
         return ServerError
     return _BY_STATUS.get(status, APIError)
+
+
+class WaitTimeout(WeavrError):
+    """A waiter ran out of time before the resource reached a final state.
+
+    `status` is the last state seen (None when no answer came in time), `last` the last
+    resource read, `waited` the seconds spent.
+    """
+
+    def __init__(
+        self, what: str, *, status: str | None, last: object = None, waited: float
+    ) -> None:
+        seen = f"last seen {status}" if status is not None else "no state seen"
+        super().__init__(f"{what}: not final after {waited:.1f} s ({seen})")
+        self.status = status
+        self.last = last
+        self.waited = waited
+
+
+class WaitStalled(WeavrError):
+    """A waiter stopped because the resource reached a state it leaves only when somebody
+    acts (a PAUSED bulk process waits for `resume` or `cancel`); `last` is what was read."""
+
+    def __init__(self, what: str, *, status: str, last: object = None) -> None:
+        super().__init__(f"{what}: {status}, it will not finish without an action")
+        self.status = status
+        self.last = last
+
+
+WebhookFailure = Literal["missing", "duplicate", "malformed", "mismatch", "stale", "future"]
+
+
+class WebhookVerificationError(WeavrError):
+    """A webhook delivery failed verification; `reason` says which check, the message says
+    what was wrong. Neither ever holds the API key or a signature."""
+
+    def __init__(self, message: str, reason: WebhookFailure) -> None:
+        super().__init__(f"webhook verification failed: {message}")
+        self.reason: WebhookFailure = reason

@@ -47,6 +47,10 @@ Semantics worth knowing:
   next n operations of RUNNING bulks. Final status: COMPLETED when every operation completed,
   FAILED when none did, PARTIALLY_COMPLETED otherwise. ON_FAILURE_STOP marks the operations
   after the first failure CANCELLED; cancel marks every unfinished operation CANCELLED.
+* Webhooks: set ``webhook_url`` (a loopback URL) and executed bulk processes POST their
+  progress there, signed with ``api_key`` as Weavr signs webhooks (``weavr_async.webhooks``):
+  the BulkProcessDetails JSON on each state change, and every ``webhookInterval`` operations.
+  ``webhook_deliveries`` records each with the receiver's status; ``flush_webhooks()`` waits.
 * Idempotency: for operations declaring ``idempotency-ref``, a repeat of (identity,
   operation, ref, body bytes) replays the stored status and body (``idempotent_replays``).
 * Pipeline per request: record -> latency/slow delay -> ``request_validator`` -> rate limiter
@@ -65,6 +69,7 @@ from ._state import (
     SeededInstrument,
     SeededUser,
 )
+from ._webhooks import WebhookDelivery
 
 __all__ = [
     "BASE_PATH",
@@ -77,4 +82,5 @@ __all__ = [
     "SeededIdentity",
     "SeededInstrument",
     "SeededUser",
+    "WebhookDelivery",
 ]

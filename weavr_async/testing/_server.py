@@ -44,6 +44,7 @@ from ._state import (
     forbidden,
 )
 from ._validation import DIGITS, Problems
+from ._webhooks import WebhookDelivery, WebhookSender, loopback_url
 
 __all__ = ["BASE_PATH", "FakeBackOffice", "ResponseValidator"]
 
@@ -199,6 +200,7 @@ class FakeBackOffice:
         self.seed = seed
         self._backend = Backend(seed, {"MONTHLY_FEE": 250, "CUSTOM_FEE": 100}, history_end_ms)
         self.api_key = api_key or "fake-" + random.Random(f"api-key:{seed}").randbytes(16).hex()
+        self._webhooks = WebhookSender(lambda: self.api_key)
         self.host = host
         self._port = port
         self.latency = latency
@@ -301,6 +303,7 @@ class FakeBackOffice:
 
     async def close(self) -> None:
         """Stop the server (state is kept)."""
+        await self._webhooks.close()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -392,6 +395,33 @@ class FakeBackOffice:
     @bulk_auto_run.setter
     def bulk_auto_run(self, value: bool) -> None:
         self._backend.bulk_auto_run = value
+
+    @property
+    def webhook_url(self) -> str | None:
+        """Where to POST signed bulk-process progress (None: nowhere, the default).
+
+        Only http(s) URLs on a loopback IP address are accepted (ValueError otherwise). Each
+        delivery is the process's BulkProcessDetails JSON, signed with ``api_key`` as Weavr
+        signs webhooks; one goes out on every state change of an executed process, and with
+        ``webhookInterval`` N in the execute body, also after every N operations run.
+        Deliveries are sent in order by a background task; ``flush_webhooks`` waits for them,
+        ``close`` too.
+        """
+        return self._webhooks.url
+
+    @webhook_url.setter
+    def webhook_url(self, url: str | None) -> None:
+        self._webhooks.url = None if url is None else loopback_url(url)
+        self._backend.bulk_listener = None if url is None else self._webhooks.bulk_changed
+
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """The deliveries made so far, in order, with the receiver's answer to each."""
+        return self._webhooks.deliveries
+
+    async def flush_webhooks(self) -> None:
+        """Wait until every queued webhook delivery is made (at most 10 s)."""
+        await self._webhooks.flush()
 
     def now_ms(self) -> int:
         """The simulator clock (epoch ms; never earlier than the newest entry + 1)."""

@@ -11,7 +11,7 @@ import random
 import re
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import attrs
@@ -458,6 +458,7 @@ class _Bulk:
     execution_start: int | None = None
     execution_finish: int | None = None
     next_index: int = 0
+    webhook_interval: int | None = None
 
     @property
     def operation(self) -> str:
@@ -507,6 +508,8 @@ class Backend:
         self.fee_types = fee_types
         self.revenue_account_id = self.new_id()
         self.bulk_auto_run = True
+        # Called with a bulk process each time it moved (webhook deliveries listen here).
+        self.bulk_listener: Callable[[_Bulk], None] | None = None
         self._floor = 0
         self._scheduled: list[tuple[int, int, _Transfer]] = []
         self._sched_seq = 0
@@ -1469,9 +1472,10 @@ class Backend:
         problems = Problems()
         obj = check_object(body, problems, "")
         mode = None
+        interval = None
         if obj is not None:
             mode = check_enum(obj, "mode", problems, ("ON_FAILURE_STOP", "ON_FAILURE_CONTINUE"))
-            check_int(obj, "webhookInterval", problems, minimum=0)
+            interval = check_int(obj, "webhookInterval", problems, minimum=0)
         if problems:
             return bad_request(problems, syntax=True)
         if bulk.status != "SUBMITTED":
@@ -1479,6 +1483,8 @@ class Backend:
         bulk.status = "RUNNING"
         bulk.mode = mode or "ON_FAILURE_CONTINUE"
         bulk.execution_start = self.now_ms()
+        bulk.webhook_interval = interval
+        self._bulk_moved(bulk)
         if self.bulk_auto_run:
             self._advance(bulk, len(bulk.ops))
         return Reply(204)
@@ -1491,6 +1497,7 @@ class Backend:
             bulk.status = "PAUSED"
         elif action == "resume" and bulk.status == "PAUSED":
             bulk.status = "RUNNING"
+            self._bulk_moved(bulk)
             if self.bulk_auto_run:
                 self._advance(bulk, len(bulk.ops))
         elif action == "cancel" and bulk.status in ("RUNNING", "PAUSED"):
@@ -1501,7 +1508,12 @@ class Backend:
             bulk.execution_finish = self.now_ms()
         else:
             return conflict("INVALID_STATE")
+        self._bulk_moved(bulk)
         return Reply(204)
+
+    def _bulk_moved(self, bulk: _Bulk) -> None:
+        if self.bulk_listener is not None:
+            self.bulk_listener(bulk)
 
     def advance_bulks(self, count: int) -> int:
         """Run up to ``count`` operations of RUNNING bulks (oldest bulk first)."""
@@ -1530,6 +1542,7 @@ class Backend:
                 for rest in bulk.ops[bulk.next_index :]:
                     rest.status = "CANCELLED"
                 bulk.next_index = len(bulk.ops)
+            self._bulk_moved(bulk)
         if bulk.status == "RUNNING" and bulk.next_index >= len(bulk.ops):
             completed = sum(1 for op in bulk.ops if op.status == "COMPLETED")
             if completed == len(bulk.ops):
@@ -1539,6 +1552,7 @@ class Backend:
             else:
                 bulk.status = "PARTIALLY_COMPLETED"
             bulk.execution_finish = self.now_ms()
+            self._bulk_moved(bulk)
         return ran
 
 
