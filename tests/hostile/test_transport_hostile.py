@@ -48,8 +48,13 @@ def redirect_to(target: str, status: int = 302) -> web.Response:
 
 
 def rendered(exc: BaseException) -> str:
-    """Everything a traceback with its local variables would show."""
-    return "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
+    """Everything a traceback with its local variables would show, from the SDK's frames on
+    (the test's own frame holds the values it made up)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    shown = traceback.TracebackException(type(exc), exc, tb, capture_locals=True)
+    return "".join(shown.format())
 
 
 def rss() -> int:
