@@ -122,6 +122,8 @@ class _StructureCodegen:
                 if isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
                     env[default] = field.default.factory
                     fallback = f"{default}()"
+                elif field.default is None:
+                    fallback = "None"
                 else:
                     env[default] = field.default
                     fallback = default
