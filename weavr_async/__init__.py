@@ -1,5 +1,6 @@
 """weavr-async: the asyncio SDK for the Weavr Multi Product BackOffice API (v3)."""
 
+from ._budget import RateBudget, WindowState
 from ._pagination import Checkpoint, Page, Progress, Stream
 from ._transport import Retry, TransportStats
 from ._version import __version__
@@ -7,6 +8,7 @@ from .client import SANDBOX_URL, BackOffice, IdentitySession
 from .errors import (
     APIError,
     BadRequest,
+    BudgetExhausted,
     Conflict,
     Forbidden,
     InvalidRequest,
@@ -54,6 +56,7 @@ __all__ = [
     "AllLevelSpendRules",
     "BackOffice",
     "BadRequest",
+    "BudgetExhausted",
     "BulkOperation",
     "BulkProcess",
     "BulkProcessDetails",
@@ -78,6 +81,7 @@ __all__ = [
     "NotFound",
     "Page",
     "Progress",
+    "RateBudget",
     "RateLimited",
     "Retry",
     "RolloverPolicy",
@@ -95,5 +99,6 @@ __all__ = [
     "WaitTimeout",
     "WeavrError",
     "WebhookVerificationError",
+    "WindowState",
     "__version__",
 ]

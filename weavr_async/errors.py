@@ -8,6 +8,7 @@ from typing import Any, Literal
 __all__ = [
     "APIError",
     "BadRequest",
+    "BudgetExhausted",
     "Conflict",
     "Forbidden",
     "InvalidRequest",
@@ -191,3 +192,44 @@ class WebhookVerificationError(WeavrError):
     def __init__(self, message: str, reason: WebhookFailure) -> None:
         super().__init__(f"webhook verification failed: {message}")
         self.reason: WebhookFailure = reason
+
+
+class BudgetExhausted(WeavrError):
+    """The API budget has no room for a request within the wait the caller allows.
+
+    Raised at once, before waiting: `retry_after` is the seconds until a request may start,
+    `available_at` the same moment as epoch seconds, and `window` the exhausted
+    `(limit, seconds)` (None when the gate a 429 closed is what holds it shut). A stream
+    that stops on it sets `checkpoint`, so the walk can resume once the budget returns.
+    """
+
+    def __init__(
+        self,
+        *,
+        retry_after: float,
+        available_at: float,
+        window: tuple[int, float] | None,
+        checkpoint: Any = None,
+    ) -> None:
+        self.retry_after = retry_after
+        self.available_at = available_at
+        self.window = window
+        self.checkpoint = checkpoint
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        from datetime import UTC, datetime
+
+        when = datetime.fromtimestamp(self.available_at, UTC).isoformat(timespec="seconds")
+        if self.window is None:
+            held = "the gate a 429 closed"
+        else:
+            limit, seconds = self.window
+            held = f"{limit} requests per {seconds:g} s"
+        return f"API budget exhausted ({held}): next request in {self.retry_after:.3f} s, at {when}"
+
+    def __repr__(self) -> str:
+        return (
+            f"BudgetExhausted(retry_after={self.retry_after!r}, "
+            f"available_at={self.available_at!r}, window={self.window!r})"
+        )

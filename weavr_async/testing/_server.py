@@ -8,7 +8,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
@@ -165,6 +165,22 @@ class _Ctx:
         return self.identity
 
 
+class _RateWindow:
+    """One fixed window of the simulator's rate limiter."""
+
+    __slots__ = ("count", "limit", "seconds", "start")
+
+    def __init__(self, limit: int, seconds: float, start: float) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self.start = start
+        self.count = 0
+
+
+def _seconds_text(seconds: float) -> str:
+    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+
+
 class _BadRequest(Exception):
     def __init__(self, reply: Reply) -> None:
         super().__init__("bad request")
@@ -221,10 +237,7 @@ class FakeBackOffice:
         self.arrivals_per_transfers_request = 0
         self._idempotency: dict[tuple[str, str, str, bytes], tuple[int, bytes | None]] = {}
         self._ref_counter = 0
-        self._rl_limit: int | None = None
-        self._rl_window = 1.0
-        self._rl_start = 0.0
-        self._rl_count = 0
+        self._rate_windows: list[_RateWindow] = []
         self._runner: web.AppRunner | None = None
         self._handlers: dict[str, Callable[[_Ctx], Result]] = {
             "impersonateIdentityLogin": self._h_token,
@@ -451,12 +464,26 @@ class FakeBackOffice:
 
     def set_rate_limit(self, limit: int | None, window: float = 1.0) -> None:
         """Allow at most ``limit`` requests per fixed ``window`` seconds (None: no limit)."""
-        if window <= 0:
-            raise ValueError("window must be > 0")
-        self._rl_limit = limit
-        self._rl_window = window
-        self._rl_start = time.monotonic()
-        self._rl_count = 0
+        self.set_rate_limits(None if limit is None else [(limit, window)])
+
+    def set_rate_limits(self, limits: Sequence[tuple[int, float]] | None) -> None:
+        """Enforce several (requests, window seconds) limits at once, as the API does for an
+        API key (100/min, 1,000/h, 10,000/day, here scaled down in time); None: no limit.
+
+        Each window is fixed and starts now. A request is admitted only if every window has
+        room, and then counts in all of them; otherwise it is answered 429 with
+        ``x-ratelimit-limit`` (the exceeded limit, then every limit with ``;w=<seconds>``)
+        and ``x-ratelimit-reset`` (whole seconds until the exceeded windows are over, >= 1),
+        and counts in none.
+        """
+        windows = []
+        for limit, window in limits or ():
+            if limit < 0:
+                raise ValueError("limit must be >= 0")
+            if not window > 0:
+                raise ValueError("window must be > 0")
+            windows.append(_RateWindow(limit, window, time.monotonic()))
+        self._rate_windows = windows
 
     def advance_bulks(self, n_operations: int = 1) -> int:
         """Run the next ``n_operations`` of RUNNING bulks; returns how many ran."""
@@ -625,23 +652,26 @@ class FakeBackOffice:
         return web.Response(status=fault.status, body=orjson.dumps(payload_obj), headers=headers)
 
     def _rate_limited(self) -> web.Response | None:
-        limit = self._rl_limit
-        if limit is None:
+        windows = self._rate_windows
+        if not windows:
             return None
         now = time.monotonic()
-        if now - self._rl_start >= self._rl_window:
-            self._rl_start = now
-            self._rl_count = 0
-        self._rl_count += 1
-        if self._rl_count <= limit:
+        for window in windows:
+            if now - window.start >= window.seconds:
+                window.start, window.count = now, 0
+        full = [window for window in windows if window.count >= window.limit]
+        if not full:
+            for window in windows:
+                window.count += 1
             return None
-        reset = max(1, math.ceil(self._rl_start + self._rl_window - now))
-        window = self._rl_window
-        w = str(int(window)) if float(window).is_integer() else f"{window:g}"
+        # The window that stays full longest is the one the client must wait out.
+        exceeded = max(full, key=lambda window: window.start + window.seconds)
+        reset = max(1, math.ceil(exceeded.start + exceeded.seconds - now))
+        every = ", ".join(f"{window.limit};w={_seconds_text(window.seconds)}" for window in windows)
         return web.Response(
             status=429,
             headers={
-                "x-ratelimit-limit": f"{limit}, {limit};w={w}",
+                "x-ratelimit-limit": f"{exceeded.limit}, {every}",
                 "x-ratelimit-reset": str(reset),
             },
         )
