@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from weavr_async import BudgetExhausted, InvalidRequest, RateBudget, WindowState
-from weavr_async import _budget as budget_module
+from weavr_async import _budget_windows as windows
 from weavr_async.testing import FakeBackOffice
 
 
@@ -197,7 +197,7 @@ async def test_a_tighter_limit_is_learned_and_paced_below() -> None:
 async def test_a_hostile_429_is_clamped_to_a_day() -> None:
     budget = RateBudget.standard()
     budget.learn((1, 1_000_000.0), 1e6)  # as in `x-ratelimit-limit: 1, 1;w=1000000`
-    assert (1, budget_module.MAX_IMPOSED_SECONDS) in budget.limits
+    assert (1, windows.MAX_IMPOSED_SECONDS) in budget.limits
     with pytest.raises(BudgetExhausted) as caught:
         await budget.acquire(max_wait=0)
     assert 86_399.0 < caught.value.retry_after <= 86_400.0
@@ -233,7 +233,7 @@ def test_learned_limits_are_clamped(limit: tuple[int, float], learned: object) -
 async def test_a_subsequent_acquire_waits_no_longer_than_the_clamp(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(budget_module, "MAX_IMPOSED_SECONDS", 0.2)  # a day, scaled down
+    monkeypatch.setattr(windows, "MAX_IMPOSED_SECONDS", 0.2)  # a day, scaled down
     budget = RateBudget.standard()
     budget.learn((1, 1e6), 1e6)
     began = time.monotonic()
@@ -248,7 +248,7 @@ async def test_learned_windows_are_bounded() -> None:
         budget.learn((seconds, float(seconds)), None)
     learned = budget.limits[1:]
     assert learned == ((16, 16.0), (17, 17.0), (18, 18.0), (19, 19.0))
-    assert len(learned) == budget_module.MAX_LEARNED_WINDOWS
+    assert len(learned) == windows.MAX_LEARNED_WINDOWS
 
 
 # --------------------------------------------------------------------------- shares

@@ -171,7 +171,9 @@ async def test_a_share_is_capped_across_clients_and_draws_on_the_budget(
     assert [(s.limit, s.used) for s in states] == [(2, 2), (10, 10)]
 
 
-async def test_the_password_never_shows(budgets: Budgets, redis_url: str) -> None:
+async def test_the_password_never_shows(
+    budgets: Budgets, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     admin = aioredis.from_url(redis_url)
     await admin.execute_command(
         "ACL", "SETUSER", "budget-user", "on", ">pa55-W0rd%secret", "~*", "+@all"
@@ -186,6 +188,9 @@ async def test_the_password_never_shows(budgets: Budgets, redis_url: str) -> Non
     unreachable = budgets(url="redis://:pa55-W0rd@127.0.0.1:1/0")
     with pytest.raises(TransportError) as refused:
         await unreachable.acquire()
+    unreachable.learn(None, 1.0)  # its gate cannot be shared: a warning, logged
+    await unreachable.aclose()
+    assert "could not share" in caplog.text
     with pytest.raises(InvalidRequest) as invalid:
         RateBudget.redis("http://:pa55-W0rd@127.0.0.1/0", key="k")
     with pytest.raises(InvalidRequest) as unparsable:
@@ -194,6 +199,7 @@ async def test_the_password_never_shows(budgets: Budgets, redis_url: str) -> Non
     for error in (caught.value, refused.value, invalid.value, unparsable.value):
         shown += [str(error), repr(error), repr(error.__cause__), repr(error.__context__)]
     assert "redis://***@127.0.0.1" in repr(good)
+    shown.append(caplog.text)
     for text in shown:
         assert "pa55" not in text and "secret" not in text and "budget-user" not in text, text
 

@@ -8,7 +8,8 @@ start only when at most `limit - 1` others started in the `seconds` before it. T
 every interval of that length, so it is safe whether the API counts fixed or sliding windows.
 
 The in-process budget here serves one process; `RateBudget.redis` (in `_budget_redis`)
-serves every process of a programme through one Redis.
+serves every process of a programme through one Redis. The arithmetic both share (window
+logs, plans, the clamps on what a 429 may impose) is in `_budget_windows`, free of I/O.
 """
 
 from __future__ import annotations
@@ -17,11 +18,23 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-import attrs
-
+from ._budget_windows import (
+    MAX_IMPOSED_SECONDS,
+    MAX_LEARNED_WINDOWS,
+    STANDARD_LIMITS,
+    Limit,
+    Window,
+    WindowState,
+    check_max_wait,
+    clamped_limit,
+    clamped_seconds,
+    implies,
+    plan,
+    validated_limits,
+)
 from .errors import BudgetExhausted, InvalidRequest
 
 if TYPE_CHECKING:
@@ -36,103 +49,6 @@ __all__ = [
     "WindowState",
 ]
 
-Limit = tuple[int, float]
-"""(requests, window seconds)."""
-
-STANDARD_LIMITS: tuple[Limit, ...] = ((100, 60.0), (1_000, 3_600.0), (10_000, 86_400.0))
-"""Weavr's documented standard limits per programme: 100/minute, 1,000/hour, 10,000/day."""
-
-MAX_IMPOSED_SECONDS = 86_400.0
-"""The most a server's 429 can impose: the gate it closes (`x-ratelimit-reset`) and the window
-it teaches (`x-ratelimit-limit`'s `w=`) are clamped to a day, Weavr's longest window, so a
-broken or hostile header (`1, 1;w=1000000`) cannot hang a client for longer than that."""
-
-MAX_LEARNED_WINDOWS = 4
-"""Windows learned from 429s beyond the configured ones; the oldest learned is dropped first."""
-
-
-@attrs.frozen
-class WindowState:
-    """One window of a budget, now: `used` starts in the last `seconds`, `remaining` of
-    `limit`, and `resets_in` seconds until a slot frees (0 while `remaining` > 0)."""
-
-    limit: int
-    seconds: float
-    used: int
-    remaining: int
-    resets_in: float
-
-
-class _Window:
-    """One window's sliding log: the newest starts, oldest first, never more than `limit`."""
-
-    __slots__ = ("learned", "limit", "seconds", "starts")
-
-    def __init__(
-        self, limit: int, seconds: float, *, learned: bool = False, starts: Iterable[float] = ()
-    ) -> None:
-        self.limit = limit
-        self.seconds = seconds
-        self.learned = learned
-        self.starts: deque[float] = deque(starts, maxlen=limit)
-
-    @property
-    def pair(self) -> Limit:
-        return (self.limit, self.seconds)
-
-    def free_at(self) -> float:
-        """When one more start fits (-inf: now). Written `start + seconds <= t` everywhere, so
-        that a time computed here is never judged a hair too early by the float arithmetic."""
-        if len(self.starts) < self.limit:
-            return -math.inf
-        return self.starts[0] + self.seconds
-
-    def trim(self, now: float) -> None:
-        while self.starts and self.starts[0] + self.seconds <= now:
-            self.starts.popleft()
-
-    def state(self, now: float) -> WindowState:
-        self.trim(now)
-        used = len(self.starts)
-        resets_in = 0.0 if used < self.limit else max(0.0, self.free_at() - now)
-        return WindowState(self.limit, self.seconds, used, self.limit - used, resets_in)
-
-
-class _Plan:
-    """A window's log compressed to (time, count) runs, for planning many starts ahead."""
-
-    __slots__ = ("limit", "pair", "runs", "seconds", "total")
-
-    def __init__(self, window: _Window) -> None:
-        self.limit, self.seconds, self.pair = window.limit, window.seconds, window.pair
-        self.runs: deque[list[float]] = deque()
-        self.total = 0
-        for start in window.starts:
-            self.add(start, 1)
-
-    def free_at(self) -> float:
-        return self.runs[0][0] + self.seconds if self.total >= self.limit else -math.inf
-
-    def room(self, t: float) -> int:
-        while self.runs and self.runs[0][0] + self.seconds <= t:
-            self.total -= int(self.runs.popleft()[1])
-        return self.limit - self.total
-
-    def add(self, t: float, count: int) -> None:
-        if self.runs and self.runs[-1][0] == t:
-            self.runs[-1][1] += count
-        else:
-            self.runs.append([t, count])
-        self.total += count
-        while self.total > self.limit:  # only the newest `limit` starts can ever matter
-            excess = self.total - self.limit
-            oldest = self.runs[0]
-            if oldest[1] <= excess:
-                self.total -= int(self.runs.popleft()[1])
-            else:
-                oldest[1] -= excess
-                self.total -= excess
-
 
 class RateBudget:
     """Paces request starts within every window of the API's budget (see the module).
@@ -146,10 +62,10 @@ class RateBudget:
     def __init__(
         self, limits: Sequence[Limit], *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._setup([_Window(n, w) for n, w in _validated(limits)], clock, None)
+        self._setup([Window(n, w) for n, w in validated_limits(limits)], clock, None)
 
     def _setup(
-        self, windows: list[_Window], clock: Callable[[], float], parent: RateBudget | None
+        self, windows: list[Window], clock: Callable[[], float], parent: RateBudget | None
     ) -> None:
         self._windows = windows
         self._clock = clock
@@ -207,7 +123,7 @@ class RateBudget:
         Raises `BudgetExhausted` at once, without waiting, when the start would come more
         than `max_wait` seconds from now (its place in the queue counted).
         """
-        _check_max_wait(max_wait)
+        check_max_wait(max_wait)
         began = self._clock()
         if max_wait is not None:
             needed, window = self._plan(len(self._queue) + self._busy + 1, began)
@@ -247,8 +163,8 @@ class RateBudget:
         if self._parent is not None:
             self._parent.learn(limit, reset)
             return
-        learned = _clamped_limit(limit)
-        seconds = _clamped_seconds(reset)
+        learned = clamped_limit(limit)
+        seconds = clamped_seconds(reset)
         if seconds is not None and seconds > 0:
             until = self._clock() + seconds
             if until > self._gate:
@@ -263,10 +179,10 @@ class RateBudget:
             raise InvalidRequest("fraction", f"must be a number in (0, 1], got {fraction!r}")
         if not 0 < fraction <= 1:
             raise InvalidRequest("fraction", f"must be in (0, 1], got {fraction!r}")
-        capped = [_Window(max(1, math.floor(fraction * w.limit)), w.seconds) for w in self._windows]
+        capped = [Window(max(1, math.floor(fraction * w.limit)), w.seconds) for w in self._windows]
         return self._view(capped, fraction)
 
-    def _view(self, windows: list[_Window], fraction: float) -> RateBudget:
+    def _view(self, windows: list[Window], fraction: float) -> RateBudget:
         view = object.__new__(type(self))
         view._setup(windows, self._clock, self)
         return view
@@ -291,6 +207,9 @@ class RateBudget:
             raise InvalidRequest("requests", f"must be an integer >= 0, got {requests!r}")
         return self._plan(requests, self._clock())[0]
 
+    async def flush(self) -> None:
+        """Wait until what `learn` took in is in force everywhere it is shared (here: done)."""
+
     async def aclose(self) -> None:
         """Release what the budget holds (a shared budget: its own Redis connections)."""
 
@@ -302,8 +221,8 @@ class RateBudget:
             budget = budget._parent
         return budget
 
-    def _chain_windows(self) -> list[_Window]:
-        windows: list[_Window] = []
+    def _chain_windows(self) -> list[Window]:
+        windows: list[Window] = []
         budget: RateBudget | None = self
         while budget is not None:
             windows.extend(budget._windows)
@@ -324,45 +243,25 @@ class RateBudget:
             w.starts.append(now)
 
     def _plan(self, requests: int, now: float) -> tuple[float, Limit | None]:
-        """When the last of `requests` starts could be, simulating them burst by burst: at
-        each moment as many start as every window has room for, then the clock moves to the
-        moment the fullest window frees a slot."""
-        if requests <= 0:
-            return 0.0, None
+        """When the last of `requests` starts could be, and the window that sets it."""
         root = self._root()
-        t, window = now, None
-        if root._gate > now:
-            t, window = root._gate, root._gate_window
-        plans = [_Plan(w) for w in self._chain_windows()]
-        left = requests
-        while left > 0:
-            for plan in plans:
-                if plan.free_at() > t:
-                    t, window = plan.free_at(), plan.pair
-            batch = min([left, *(plan.room(t) for plan in plans)])
-            # `free_at` and `room` share the comparison `start + seconds <= t`, so at `t`
-            # every window has room for at least one.
-            assert batch > 0
-            for plan in plans:
-                plan.add(t, batch)
-            left -= batch
-        return t - now, window
+        return plan(self._chain_windows(), requests, now, root._gate, root._gate_window)
 
     def _exhausted(self, wait: float, window: Limit | None) -> BudgetExhausted:
         return BudgetExhausted(retry_after=wait, available_at=time.time() + wait, window=window)
 
     def _tighten(self, limit: int, seconds: float) -> None:
         """Pace below a limit a 429 taught, unless a known window already implies it."""
-        if any(w.seconds >= seconds and w.limit <= limit for w in self._windows):
-            return
         newest = max(self._windows, key=lambda w: w.limit).starts
         # Tightening a configured window keeps it configured: only learned ones are dropped.
         configured = any(w.seconds == seconds and not w.learned for w in self._windows)
-        replacement = _Window(limit, seconds, learned=not configured, starts=newest)
+        replacement = Window(limit, seconds, learned=not configured, starts=newest)
+        if any(implies(w, replacement) for w in self._windows):
+            return
         kept = [
             w
             for w in self._windows
-            if w.seconds != seconds and not (w.learned and _implies(replacement, w))
+            if w.seconds != seconds and not (w.learned and implies(replacement, w))
         ]
         learned = [w for w in kept if w.learned]
         if len(learned) >= MAX_LEARNED_WINDOWS:
@@ -398,63 +297,3 @@ class RateBudget:
                 turn.set_result(None)
                 return
         self._busy = False
-
-
-def _implies(strict: _Window, other: _Window) -> bool:
-    """At most `strict.limit` per `strict.seconds` already keeps `other`."""
-    return strict.seconds >= other.seconds and strict.limit <= other.limit
-
-
-def _validated(limits: Sequence[Limit]) -> list[Limit]:
-    if isinstance(limits, str | bytes) or not isinstance(limits, Sequence) or not limits:
-        raise InvalidRequest("limits", "must be a non-empty sequence of (requests, seconds)")
-    checked: list[Limit] = []
-    for pair in limits:
-        if not isinstance(pair, tuple | list) or len(pair) != 2:
-            raise InvalidRequest("limits", f"each limit is (requests, seconds), got {pair!r}")
-        count, seconds = pair
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise InvalidRequest("limits", f"requests must be an integer >= 1, got {count!r}")
-        if (
-            isinstance(seconds, bool)
-            or not isinstance(seconds, int | float)
-            or not math.isfinite(seconds)
-            or seconds <= 0
-        ):
-            raise InvalidRequest("limits", f"seconds must be finite and > 0, got {seconds!r}")
-        if any(s == seconds for _, s in checked):
-            raise InvalidRequest("limits", f"two limits for the same {seconds:g} s window")
-        checked.append((count, float(seconds)))
-    return checked
-
-
-def _check_max_wait(max_wait: float | None) -> None:
-    if max_wait is None:
-        return
-    if isinstance(max_wait, bool) or not isinstance(max_wait, int | float) or not max_wait >= 0:
-        raise InvalidRequest("max_wait", f"must be >= 0 seconds or None, got {max_wait!r}")
-
-
-def _clamped_seconds(value: float | None) -> float | None:
-    """A server-sent duration, clamped to [0, MAX_IMPOSED_SECONDS]; None if unusable."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if not math.isfinite(value) or value < 0:
-        return None
-    return min(float(value), MAX_IMPOSED_SECONDS)
-
-
-def _clamped_limit(limit: Limit | None) -> Limit | None:
-    """A server-sent (requests, seconds), clamped: at least 1 request, at most a day."""
-    if limit is None:
-        return None
-    try:
-        count, seconds = limit
-    except (TypeError, ValueError):
-        return None
-    clamped = _clamped_seconds(seconds)
-    if clamped is None or clamped <= 0 or isinstance(count, bool):
-        return None
-    if not isinstance(count, int | float) or not math.isfinite(count):
-        return None
-    return (max(1, int(count)), clamped)

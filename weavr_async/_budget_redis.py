@@ -27,7 +27,8 @@ from urllib.parse import quote, unquote, urlsplit
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ._budget import Limit, RateBudget, WindowState, _Window
+from ._budget import RateBudget
+from ._budget_windows import MAX_IMPOSED_SECONDS, Limit, Window, WindowState
 from .errors import InvalidRequest, TransportError
 
 __all__ = ["RedisRateBudget"]
@@ -137,7 +138,7 @@ class RedisRateBudget(RateBudget):
         own = f"RateBudget.redis({self._shown!r}, key={self._key!r}, limits={list(self.limits)!r})"
         return own if self._parent is None else f"{own} sharing {self._parent!r}"
 
-    def _view(self, windows: list[_Window], fraction: float) -> RateBudget:
+    def _view(self, windows: list[Window], fraction: float) -> RateBudget:
         view = object.__new__(RedisRateBudget)
         view._setup(windows, self._clock, self)
         view._shown, view._secrets = self._shown, self._secrets
@@ -156,10 +157,10 @@ class RedisRateBudget(RateBudget):
         """Start now if every window has room (0 and the start is recorded), or the wait.
         What this process knows (its own starts, a 429 it met) costs no round trip; then
         Redis decides. Redis failures raise `TransportError`."""
+        await self._push_gate()  # a 429 learned where no event loop ran to send it
         wait, window = self._wait(self._clock())
         if wait > 0:
             return wait, window
-        await self._push_gate()
         windows = self._chain_windows()
         keys = [*(self._window_key(w) for w in windows), self._gate_key()]
         args: list[str | int] = [secrets.token_hex(12)]
@@ -172,8 +173,8 @@ class RedisRateBudget(RateBudget):
         if wait_us <= 0:
             self._record(self._clock())
             return 0.0, None
-        if which == 0:
-            return wait_us / 1e6, self._root()._gate_window
+        if which == 0:  # a gate some process closed, never for longer than a 429 could
+            return min(wait_us / 1e6, MAX_IMPOSED_SECONDS), self._root()._gate_window
         if 1 <= which <= len(windows):
             return wait_us / 1e6, windows[which - 1].pair
         raise TransportError(f"rate budget {self._shown}: unreadable answer from Redis")
@@ -208,7 +209,11 @@ class RedisRateBudget(RateBudget):
         until, root._gate_pending = root._gate_pending, -math.inf
         if until > self._clock():
             ms = math.ceil((until - self._clock()) * 1000)
-            await self._run(self._gate_script, [self._gate_key()], [ms])
+            try:
+                await self._run(self._gate_script, [self._gate_key()], [ms])
+            except TransportError:
+                root._gate_pending = max(root._gate_pending, until)  # the next call tries again
+                raise
 
     async def flush(self) -> None:
         """Wait until what `learn` took in has reached Redis."""
@@ -249,24 +254,26 @@ class RedisRateBudget(RateBudget):
             w.starts.extend(local_now - age for age in ages[-w.limit :])
         root = self._root()
         if gate_ms > 0:
-            root._gate = max(root._gate, local_now + gate_ms / 1000)
+            root._gate = max(root._gate, local_now + min(gate_ms / 1000, MAX_IMPOSED_SECONDS))
         return self.snapshot()
 
     async def aclose(self) -> None:
         """Send what `learn` took in, then close the Redis connections this budget opened."""
         try:
             await self.flush()
+        except TransportError as exc:  # closing must not fail because Redis went away
+            log.warning("rate budget %s: could not share a 429's gate: %s", self._shown, exc)
         finally:
             if self._owns_client:
                 await self._client.aclose()
 
     # -- internals
 
-    def _window_key(self, window: _Window) -> str:
+    def _window_key(self, window: Window) -> str:
         owner = self._owner_of(window)
         return f"{owner._scope}:{window.seconds:g}"
 
-    def _owner_of(self, window: _Window) -> RedisRateBudget:
+    def _owner_of(self, window: Window) -> RedisRateBudget:
         budget: RateBudget | None = self
         while budget is not None:
             if any(w is window for w in budget._windows):
