@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,distributed,docs,dev]'
+	$(BIN)/pip install --quiet -e '.[test,distributed,docs,dev,otel]'
 	touch $(STAMP)
 
 lint: $(STAMP)

@@ -2,6 +2,7 @@
 
 from ._budget import RateBudget, WindowState
 from ._pagination import Checkpoint, Page, Progress, Stream
+from ._responses import ResponseInfo, response_info
 from ._transport import Retry, TransportStats
 from ._version import __version__
 from .client import SANDBOX_URL, BackOffice, IdentitySession
@@ -83,6 +84,7 @@ __all__ = [
     "Progress",
     "RateBudget",
     "RateLimited",
+    "ResponseInfo",
     "Retry",
     "RolloverPolicy",
     "ServerError",
@@ -101,4 +103,5 @@ __all__ = [
     "WebhookVerificationError",
     "WindowState",
     "__version__",
+    "response_info",
 ]

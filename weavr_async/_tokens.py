@@ -93,6 +93,10 @@ class IdentityAuth:
     def __repr__(self) -> str:
         return f"IdentityAuth({self._identity!r})"
 
+    @property
+    def identity(self) -> Identity:
+        return self._identity
+
     async def token(self) -> Secret:
         return await self._store.token(self._identity)
 

@@ -27,6 +27,7 @@ import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._operation import Operation, QueryPairs
+from ._tracing import span
 from ._version import USER_AGENT
 from ._wire import (
     error_from_response,
@@ -40,6 +41,7 @@ from .models import Secret
 
 __all__ = [
     "Auth",
+    "CallOptions",
     "DownloadSink",
     "RateLimiter",
     "Response",
@@ -98,13 +100,25 @@ class Retry:
     max_delay: float = attrs.field(default=10.0, validator=attrs.validators.ge(0))
     max_rate_limit_wait: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
     adaptive_rate_limit: bool = True
-    deadline: float | None = attrs.field(
-        default=60.0, validator=attrs.validators.optional(attrs.validators.gt(0))
-    )
+    deadline: float | None = attrs.field(default=60.0)
+
+    @deadline.validator
+    def _check_deadline(self, _: attrs.Attribute[float | None], value: float | None) -> None:
+        if value is not None and not value > 0:
+            raise ValueError("deadline must be positive (or None)")
 
     @classmethod
     def disabled(cls) -> Retry:
         return cls(max_attempts=1)
+
+
+@attrs.frozen
+class CallOptions:
+    """What may differ from one call to the next on a shared client (`with_options`)."""
+
+    timeout: float
+    retry: Retry
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.define
@@ -309,6 +323,9 @@ class Transport:
         ssl: Any = True,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         max_download_size: int = DEFAULT_MAX_DOWNLOAD_SIZE,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        trace_configs: list[aiohttp.TraceConfig] | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -316,8 +333,10 @@ class Transport:
         self.base_url = base_url.rstrip("/")
         self._session = session
         self._owns_session = session is None
-        self.timeout = timeout
-        self.retry = retry
+        self.defaults = CallOptions(timeout, retry)
+        self._proxy = proxy
+        self._trust_env = trust_env
+        self._trace_configs = trace_configs
         self.max_concurrency = max_concurrency
         self.max_body_size = max_body_size
         self.max_download_size = max_download_size
@@ -336,7 +355,10 @@ class Transport:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=max(self.max_concurrency, 10), ssl=self._ssl)
             self._session = aiohttp.ClientSession(
-                connector=connector, headers={"user-agent": _USER_AGENT}
+                connector=connector,
+                headers={"user-agent": _USER_AGENT},
+                trust_env=self._trust_env,  # HTTP(S)_PROXY and NO_PROXY, as aiohttp users expect
+                trace_configs=self._trace_configs,
             )
         return self._session
 
@@ -358,7 +380,7 @@ class Transport:
         auth: Auth | None = None,
         idempotency_ref: str | None = None,
         decode: bool = True,
-        retry: Retry | None = None,
+        options: CallOptions | None = None,
     ) -> Response:
         """Send one logical call, retrying as the operation allows; raise typed errors.
 
@@ -384,7 +406,7 @@ class Transport:
                 data = self._decode(op, resp.content_type, raw, request_ref) if raw else None
             return Response(resp.status, data, request_ref, resp.headers)
 
-        return await self._exchange(request, auth, receive, retry or self.retry, idle=False)
+        return await self._exchange(request, auth, receive, options or self.defaults, idle=False)
 
     async def download(
         self,
@@ -395,6 +417,7 @@ class Transport:
         auth: Auth | None,
         accept: str,
         sink: DownloadSink,
+        options: CallOptions | None = None,
     ) -> int:
         """Stream a body of media type `accept` into `sink`; returns the bytes written.
 
@@ -424,7 +447,7 @@ class Transport:
                 await sink.write(chunk)
             return written
 
-        return await self._exchange(request, auth, receive, self.retry, idle=True)
+        return await self._exchange(request, auth, receive, options or self.defaults, idle=True)
 
     # -- the exchange ---------------------------------------------------------------------
 
@@ -433,13 +456,34 @@ class Transport:
         request: _Request,
         auth: Auth | None,
         receive: Callable[[aiohttp.ClientResponse], Awaitable[T]],
-        retry: Retry,
+        options: CallOptions,
         *,
         idle: bool,
     ) -> T:
         """Attempts of one logical call, within its retry budget and its deadline; a 401 on
-        a token refreshes it once and goes again at once."""
+        a token refreshes it once and goes again at once. Traced as one span."""
+        identity = getattr(auth, "identity", None)
+        with span(
+            f"weavr {request.op.operation_id}",
+            **{
+                "weavr.operation_id": request.op.operation_id,
+                "http.request.method": request.op.method,
+                "weavr.identity_type": getattr(identity, "type", None),
+            },
+        ) as traced:
+            return await self._attempts(request, auth, receive, options, idle, traced)
+
+    async def _attempts(
+        self,
+        request: _Request,
+        auth: Auth | None,
+        receive: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+        options: CallOptions,
+        idle: bool,
+        traced: Any,
+    ) -> T:
         op = request.op
+        retry = options.retry
         delays = backoff.expo(factor=retry.base_delay, max_value=retry.max_delay)
         next(delays)
         clock = _Clock()
@@ -448,8 +492,11 @@ class Transport:
         while True:
             attempt += 1
             remaining = None if retry.deadline is None else retry.deadline - clock.spent
+            traced.set("weavr.attempts", attempt)
             try:
-                return await self._attempt(request, auth, receive, clock, remaining, idle)
+                return await self._attempt(
+                    request, auth, receive, options, clock, remaining, idle, traced
+                )
             except _Refused as refused:
                 if refreshed or auth is None:
                     raise refused.error from None
@@ -468,6 +515,7 @@ class Transport:
                 if attempt >= retry.max_attempts or out_of_time:
                     raise _mark_transient(error) from error.__cause__ or failure.__cause__
                 self.stats.retries += 1
+                traced.set("weavr.retries", attempt)
                 log.info(
                     "retrying %s (attempt %d) after %.2fs: %s",
                     op.operation_id,
@@ -483,9 +531,11 @@ class Transport:
         request: _Request,
         auth: Auth | None,
         receive: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+        options: CallOptions,
         clock: _Clock,
         remaining: float | None,
         idle: bool,
+        traced: Any,
     ) -> T:
         op = request.op
         token = None
@@ -500,6 +550,7 @@ class Transport:
                     raise _Retryable(exc) from exc
                 raise
         headers = _Headers(api_key=self._api_key, token=token, accept=request.accept)
+        headers.update(options.headers)  # checked by the client: none of them is one of ours
         if request.idempotency_ref is not None:
             headers["idempotency-ref"] = request.idempotency_ref
         if request.body is not None:
@@ -516,12 +567,15 @@ class Transport:
                     params=request.query,
                     data=request.body,
                     headers=headers,
-                    timeout=self._timeout_for(remaining, idle),
+                    timeout=self._timeout_for(options.timeout, remaining, idle),
                     ssl=self._ssl,
+                    proxy=self._proxy,
                     allow_redirects=False,
                 ) as resp:
+                    traced.set("http.response.status_code", resp.status)
+                    traced.set("weavr.request_ref", request_ref_of(resp.headers))
                     if resp.status != op.success:
-                        await self._refuse(op, resp, token)
+                        await self._refuse(op, resp, token, options.retry)
                     result = await receive(resp)
             except (_Retryable, _Refused, WeavrError):
                 raise
@@ -558,8 +612,9 @@ class Transport:
         self.rate_limiter.succeeded()
         return result
 
-    def _timeout_for(self, remaining: float | None, idle: bool) -> aiohttp.ClientTimeout:
-        limit = self.timeout if remaining is None else max(min(self.timeout, remaining), 0.001)
+    @staticmethod
+    def _timeout_for(timeout: float, remaining: float | None, idle: bool) -> aiohttp.ClientTimeout:
+        limit = timeout if remaining is None else max(min(timeout, remaining), 0.001)
         if idle:  # downloads: the body may flow for as long as it keeps flowing
             return aiohttp.ClientTimeout(total=remaining, sock_connect=limit, sock_read=limit)
         return aiohttp.ClientTimeout(total=limit)
@@ -612,7 +667,7 @@ class Transport:
             raise error from frameless(exc)
 
     async def _refuse(
-        self, op: Operation, resp: aiohttp.ClientResponse, token: Secret | None
+        self, op: Operation, resp: aiohttp.ClientResponse, token: Secret | None, retry: Retry
     ) -> NoReturn:
         """Raise for any status but the operation's success: a typed API error for an error
         status (retryable where that is safe), `MalformedResponse` for anything else below
@@ -634,7 +689,7 @@ class Transport:
         if status == 429:
             self.stats.rate_limited += 1
             reset = parse_rate_limit_reset(resp.headers)
-            wait = min(reset if reset is not None else 1.0, self.retry.max_rate_limit_wait)
+            wait = min(reset if reset is not None else 1.0, retry.max_rate_limit_wait)
             self.rate_limiter.limited(wait, parse_rate_limit(resp.headers))
             # A 429 is a refusal to act: retrying it cannot apply anything twice. With the
             # shared limiter the retry queues behind the gate; without it, it waits alone.

@@ -15,7 +15,8 @@ import attrs
 
 from .._operation import Operation, QueryPairs, epoch_millis
 from .._pagination import Checkpoint, Endpoint, Progress, Stream
-from .._transport import Auth, Retry, Transport, frameless
+from .._responses import ResponseInfo, remember
+from .._transport import Auth, CallOptions, Retry, Transport, frameless
 from .._wire import check_header_value
 from ..errors import InvalidRequest as InvalidRequest
 from ..errors import MalformedResponse
@@ -44,6 +45,7 @@ class Context:
     transport: Transport
     auth: Auth | None
     page_concurrency: int
+    options: CallOptions
 
 
 class Resource:
@@ -79,7 +81,7 @@ class Resource:
         body: Any = ...,
         idempotency_ref: str | None = ...,
         retry: Retry | None = ...,
-    ) -> None: ...
+    ) -> ResponseInfo: ...
 
     async def _call(
         self,
@@ -91,10 +93,13 @@ class Resource:
         body: Any = None,
         idempotency_ref: str | None = None,
         retry: Retry | None = None,
-    ) -> T | None:
+    ) -> T | ResponseInfo:
         if idempotency_ref is not None:
             # It goes into a header: printable ASCII only.
             check_header_value(idempotency_ref, "idempotency_ref", max_length=255, allow_space=True)
+        options = self._context.options
+        if retry is not None:
+            options = attrs.evolve(options, retry=retry)
         response = await self._context.transport.send(
             op,
             path_params=path,
@@ -102,18 +107,23 @@ class Resource:
             json_body=body,
             auth=self._context.auth if op.secured else None,
             idempotency_ref=idempotency_ref,
-            retry=retry,
+            options=options,
+        )
+        info = ResponseInfo(
+            op.operation_id, response.status, response.request_ref, response.headers
         )
         if into is None:
-            return None
+            return info
         try:
-            return structure(response.data, into)
+            result = structure(response.data, into)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise MalformedResponse(
                 f"{op.operation_id}: the response does not fit {into.__name__}: "
                 f"{type(exc).__name__}: {exc} (request-ref {response.request_ref})",
                 operation=op.operation_id,
             ) from frameless(exc)  # the converter's frames hold the data, maybe a token
+        remember(result, info)
+        return result
 
     def _stream(
         self,
@@ -135,11 +145,12 @@ class Resource:
             raise InvalidRequest("checkpoint", "expected a Checkpoint (Checkpoint.from_json)")
         transport = self._context.transport
         auth = self._context.auth
+        options = self._context.options
         op = endpoint.operation
 
         async def fetch(query: QueryPairs, decode: bool) -> Any:
             response = await transport.send(
-                op, path_params=path, query=query, auth=auth, decode=decode
+                op, path_params=path, query=query, auth=auth, decode=decode, options=options
             )
             return response.data
 

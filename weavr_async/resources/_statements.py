@@ -129,6 +129,7 @@ class StatementResource(v.Resource):
                     auth=self._context.auth,
                     accept=media_type,
                     sink=_FileSink(file),
+                    options=self._context.options,
                 )
             os.replace(temp_name, target)
         except BaseException:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import warnings
 
+import attrs
+
 from .._operation import Operation
-from .._transport import Retry
 from ..models import AccessToken, Identity
 from . import _base as v
 
@@ -41,9 +42,8 @@ class AccessTokens(v.Resource):
         """One attempt, no retry: how the client gets the tokens its calls need, so that a
         token request counts against the retry budget of the call that needed it (retries
         nested in retries would multiply)."""
-        return await self._call(
-            REQUEST, AccessToken, body=identity_body(identity), retry=Retry.disabled()
-        )
+        once = attrs.evolve(self._context.options.retry, max_attempts=1)
+        return await self._call(REQUEST, AccessToken, body=identity_body(identity), retry=once)
 
 
 class Impersonation(v.Resource):

@@ -9,6 +9,7 @@ from typing import Literal
 
 from .._operation import Operation
 from .._pagination import Checkpoint, Endpoint, Progress, Stream
+from .._responses import ResponseInfo
 from ..errors import MalformedResponse, WaitStalled, WaitTimeout
 from ..models import (
     BulkOperation,
@@ -200,23 +201,25 @@ class Bulks(v.Resource):
 
     async def execute(
         self, bulk_id: str, *, mode: BulkMode | None = None, webhook_interval: int | None = None
-    ) -> None:
+    ) -> ResponseInfo:
         """Start a SUBMITTED process; it runs asynchronously (track it with `get`)."""
         body: dict[str, object] = {}
         if mode is not None:
             body["mode"] = v.choice(mode, "mode", ("ON_FAILURE_STOP", "ON_FAILURE_CONTINUE"))
         if webhook_interval is not None:
             body["webhookInterval"] = v.bounded_int(webhook_interval, "webhook_interval", 1)
-        await self._call(EXECUTE, path={"bulk_id": v.identifier(bulk_id, "bulk_id")}, body=body)
+        return await self._call(
+            EXECUTE, path={"bulk_id": v.identifier(bulk_id, "bulk_id")}, body=body
+        )
 
-    async def pause(self, bulk_id: str) -> None:
-        await self._call(PAUSE, path={"bulk_id": v.identifier(bulk_id, "bulk_id")})
+    async def pause(self, bulk_id: str) -> ResponseInfo:
+        return await self._call(PAUSE, path={"bulk_id": v.identifier(bulk_id, "bulk_id")})
 
-    async def resume(self, bulk_id: str) -> None:
-        await self._call(RESUME, path={"bulk_id": v.identifier(bulk_id, "bulk_id")})
+    async def resume(self, bulk_id: str) -> ResponseInfo:
+        return await self._call(RESUME, path={"bulk_id": v.identifier(bulk_id, "bulk_id")})
 
-    async def cancel(self, bulk_id: str) -> None:
-        await self._call(CANCEL, path={"bulk_id": v.identifier(bulk_id, "bulk_id")})
+    async def cancel(self, bulk_id: str) -> ResponseInfo:
+        return await self._call(CANCEL, path={"bulk_id": v.identifier(bulk_id, "bulk_id")})
 
     async def create_transfers(
         self, transfers: Sequence[NewTransfer], *, idempotency_ref: str | None = None

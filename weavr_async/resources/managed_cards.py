@@ -9,6 +9,7 @@ from typing import Literal
 
 from .._operation import Operation
 from .._pagination import Checkpoint, Endpoint, Progress, Stream
+from .._responses import ResponseInfo
 from ..models import AllLevelSpendRules, CardSpendRules, ManagedCard, StatementEntry, unstructure
 from . import _base as v
 from ._statements import (
@@ -107,8 +108,8 @@ class SpendRules(v.Resource):
             SPEND_RULES_GET, AllLevelSpendRules, path={"id": v.identifier(card_id, "card_id")}
         )
 
-    async def create(self, card_id: str, rules: CardSpendRules) -> None:
-        await self._call(
+    async def create(self, card_id: str, rules: CardSpendRules) -> ResponseInfo:
+        return await self._call(
             SPEND_RULES_CREATE,
             path={"id": v.identifier(card_id, "card_id")},
             body=spend_rules_body(rules),
@@ -121,20 +122,20 @@ class SpendRules(v.Resource):
         *,
         method: SpendLimitUpdateMethod | None = None,
         idempotency_ref: str | None = None,
-    ) -> None:
+    ) -> ResponseInfo:
         """Change the given rules; `method="INCREMENT"` adds to spend limits instead."""
         body = spend_rules_body(rules)
         if method is not None:
             body["updateSpendLimitMethod"] = v.choice(method, "method", ("OVERWRITE", "INCREMENT"))
-        await self._call(
+        return await self._call(
             SPEND_RULES_UPDATE,
             path={"id": v.identifier(card_id, "card_id")},
             body=body,
             idempotency_ref=idempotency_ref,
         )
 
-    async def delete(self, card_id: str) -> None:
-        await self._call(SPEND_RULES_DELETE, path={"id": v.identifier(card_id, "card_id")})
+    async def delete(self, card_id: str) -> ResponseInfo:
+        return await self._call(SPEND_RULES_DELETE, path={"id": v.identifier(card_id, "card_id")})
 
 
 class ManagedCards(StatementResource):
@@ -208,21 +209,21 @@ class ManagedCards(StatementResource):
         )
         return await self._download(card_id, path, format, params, offset, limit)
 
-    async def block(self, card_id: str) -> None:
+    async def block(self, card_id: str) -> ResponseInfo:
         """Block the card until unblocked (409 INSTRUMENT_ALREADY_BLOCKED if it is)."""
-        await self._call(BLOCK, path={"id": v.identifier(card_id, "card_id")})
+        return await self._call(BLOCK, path={"id": v.identifier(card_id, "card_id")})
 
-    async def unblock(self, card_id: str) -> None:
-        await self._call(UNBLOCK, path={"id": v.identifier(card_id, "card_id")})
+    async def unblock(self, card_id: str) -> ResponseInfo:
+        return await self._call(UNBLOCK, path={"id": v.identifier(card_id, "card_id")})
 
-    async def remove(self, card_id: str) -> None:
+    async def remove(self, card_id: str) -> ResponseInfo:
         """Destroy the card for good; its balance must be zero (409 BALANCE_NOT_ZERO)."""
-        await self._call(REMOVE, path={"id": v.identifier(card_id, "card_id")})
+        return await self._call(REMOVE, path={"id": v.identifier(card_id, "card_id")})
 
     async def set_renewal_type(
         self, card_id: str, renewal_type: RenewalType, *, idempotency_ref: str | None = None
-    ) -> None:
-        await self._call(
+    ) -> ResponseInfo:
+        return await self._call(
             RENEWAL,
             path={"id": v.identifier(card_id, "card_id")},
             body={"renewalType": v.choice(renewal_type, "renewal_type", ("RENEW", "NO_RENEW"))},

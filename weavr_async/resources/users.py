@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from .._operation import Operation
+from .._responses import ResponseInfo
 from ..models import CalendarDate, Mobile, User
 from . import _base as v
 
@@ -62,9 +63,9 @@ class Users(v.Resource):
             body["roles"] = v.choices(roles, "roles", _ROLES)
         return await self._call(CREATE, User, body=body, idempotency_ref=idempotency_ref)
 
-    async def invite(self, user_id: str) -> None:
+    async def invite(self, user_id: str) -> ResponseInfo:
         """Email the user an invitation to set a password (valid for a month)."""
-        await self._call(INVITE, path={"user_id": v.identifier(user_id, "user_id")})
+        return await self._call(INVITE, path={"user_id": v.identifier(user_id, "user_id")})
 
-    async def deactivate(self, user_id: str) -> None:
-        await self._call(DEACTIVATE, path={"user_id": v.identifier(user_id, "user_id")})
+    async def deactivate(self, user_id: str) -> ResponseInfo:
+        return await self._call(DEACTIVATE, path={"user_id": v.identifier(user_id, "user_id")})

@@ -1,0 +1,51 @@
+"""What a successful call's response said besides its body: status, `request-ref`, headers.
+
+Support tickets and audit logs need the `request-ref` of a transfer that was created or a fee
+that was charged. Calls that return a model keep it beside the model (`response_info(model)`);
+calls that return nothing else return it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+
+import attrs
+
+__all__ = ["ResponseInfo", "response_info"]
+
+
+@attrs.frozen
+class ResponseInfo:
+    """The API's answer to one logical call: its operation, status and `request-ref`, and the
+    response headers (the API sends no credential back; request headers are never kept)."""
+
+    operation: str
+    status: int
+    request_ref: str | None
+    headers: Mapping[str, str] = attrs.field(repr=False, eq=False)
+
+
+_INFOS: dict[int, ResponseInfo] = {}
+
+
+def remember(result: object, info: ResponseInfo) -> None:
+    """Keep `info` for as long as `result` lives (models are attrs classes with weakref slots;
+    what cannot be weakly referenced is not remembered)."""
+    key = id(result)
+    try:
+        weakref.finalize(result, _INFOS.pop, key, None)
+    except TypeError:
+        return
+    _INFOS[key] = info
+
+
+def response_info(result: object) -> ResponseInfo | None:
+    """The `ResponseInfo` of the call that returned `result` (a model), or None.
+
+    ```python
+    transfer = await acme.transfers.create(...)
+    print(response_info(transfer).request_ref)
+    ```
+    """
+    return _INFOS.get(id(result))

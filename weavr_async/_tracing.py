@@ -1,0 +1,63 @@
+"""The SDK's own OpenTelemetry spans, when `opentelemetry-api` is installed (else nothing).
+
+One span per logical call (`weavr <operationId>`: attempts, retries, status, request-ref) and
+one per stream walk (`weavr walk <operationId>`: pages, items, repairs), so an aiohttp client
+instrumentation's per-request spans nest under the call that made them. Attributes are what
+the SDK knows to be safe: no header, body, key or token is ever recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ._version import __version__
+
+__all__ = ["span"]
+
+try:
+    from opentelemetry import trace as _trace
+except ImportError:  # pragma: no cover - exercised where the extra is not installed
+    _trace = None  # type: ignore[assignment]
+
+
+class _Span:
+    """What the SDK records on a span; a no-op without OpenTelemetry."""
+
+    __slots__ = ("_span",)
+
+    def __init__(self, span: Any) -> None:
+        self._span = span
+
+    def set(self, key: str, value: str | int | float | bool | None) -> None:
+        if self._span is not None and value is not None:
+            self._span.set_attribute(key, value)
+
+    def failed(self, exc: BaseException) -> None:
+        if self._span is not None:
+            self._span.set_attribute("error.type", type(exc).__name__)
+            self._span.set_status(_trace.Status(_trace.StatusCode.ERROR, type(exc).__name__))
+
+
+@contextmanager
+def span(name: str, **attributes: str | int | None) -> Iterator[_Span]:
+    """A span named `name` made current for its body, with `attributes` (None ones left out).
+
+    An exception leaving the body marks the span as failed with the exception's type (its
+    message is not recorded: the SDK's own hold no secret, but other libraries' might)."""
+    if _trace is None:
+        yield _Span(None)
+        return
+    tracer = _trace.get_tracer("weavr_async", __version__)
+    with tracer.start_as_current_span(
+        name, record_exception=False, set_status_on_exception=False
+    ) as current:
+        recorded = _Span(current)
+        for key, value in attributes.items():
+            recorded.set(key, value)
+        try:
+            yield recorded
+        except BaseException as exc:
+            recorded.failed(exc)
+            raise
