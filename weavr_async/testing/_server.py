@@ -16,6 +16,7 @@ import orjson
 from aiohttp import web
 from multidict import MultiMapping
 
+from ._books import BOOK_FAULTS, BookFault, corrupt, record_statement_transfers
 from ._faults import FaultAction, Faults
 from ._history import KIND, PENDING_KINDS, STATEMENT_TYPES, ZERO_ADJUSTMENT_KINDS
 from ._render import render_csv, render_pdf
@@ -515,6 +516,33 @@ class FakeBackOffice:
         inst.state = state
         inst.blocked_reason = reason if state == "BLOCKED" else None
         inst.destroyed_reason = reason if state == "DESTROYED" else None
+
+    def record_statement_transfers(self, instrument: InstrumentLike) -> int:
+        """Give every TRANSFER entry of the instrument's statement its COMPLETED transfer
+        (same id, amount and time; the other side an account outside the programme), so the
+        cross-ledger checks of `weavr_async.reconcile` hold on seeded histories. Returns how
+        many transfers were filed."""
+        return record_statement_transfers(self._backend, self._instrument(instrument))
+
+    def corrupt(self, instrument: InstrumentLike, fault: BookFault) -> str:
+        """Plant one fault in the instrument's books, near the middle of its history, so that
+        exactly one check of `weavr_async.reconcile` fails for it:
+
+        * ``break_chain`` (balance_chain): one entry's balance-after is off by one;
+        * ``misstate_end_balance`` (balance_equation): every endBalance served is off by one;
+        * ``duplicate_entry`` (unique_transactions): a second entry, same transaction id, time
+          and state, moving nothing;
+        * ``drop_entry`` (count): an entry is counted but never served;
+        * ``lose_transfer`` (transfers_on_statement): a COMPLETED transfer into the
+          instrument that is not on its statement;
+        * ``forget_transfer`` (statement_transfers_known): the transfer of one TRANSFER entry
+          is deleted (after ``record_statement_transfers``).
+
+        Returns the transaction or transfer id concerned ("" for a misstated end balance).
+        """
+        if fault not in BOOK_FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; choose from {', '.join(BOOK_FAULTS)}")
+        return corrupt(self._backend, self._instrument(instrument), fault)
 
     def _identity(self, identity: IdentityLike) -> _Identity:
         key = identity if isinstance(identity, str) else identity.id

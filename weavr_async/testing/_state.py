@@ -12,7 +12,7 @@ import re
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import orjson
@@ -31,6 +31,9 @@ from ._validation import (
     check_string,
     check_string_list,
 )
+
+if TYPE_CHECKING:
+    from ._books import Misstatement
 
 __all__ = [
     "HISTORY_END_MS",
@@ -513,6 +516,8 @@ class Backend:
         self._floor = 0
         self._scheduled: list[tuple[int, int, _Transfer]] = []
         self._sched_seq = 0
+        # Instruments whose statements the API misreports (FakeBackOffice.corrupt).
+        self.misstatements: dict[str, Misstatement] = {}
 
     # -- ids and clock
 
@@ -856,6 +861,9 @@ class Backend:
             first = a + q.offset
             sel = range(first, min(first + q.limit, b))
         indexes = sel if base is None else [base[i] for i in sel]
+        misstated = self.misstatements.get(found.id)
+        if misstated is not None:
+            indexes, end_balance = misstated.apply(ledger, indexes, end_balance)
         return StatementPage(
             ledger, indexes, count, start_balance, end_balance, with_balances=not found.is_debit
         )

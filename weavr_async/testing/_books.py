@@ -1,0 +1,218 @@
+"""Books that hold, and books that do not, on purpose: for testing reconciliations.
+
+Seeded histories have TRANSFER entries but no transfers behind them (and ``add_transfers``
+records never reach a ledger), so the cross-ledger checks of `weavr_async.reconcile` cannot
+hold on them. `record_statement_transfers` gives each such entry its COMPLETED transfer.
+
+`corrupt` plants one fault in an instrument's books, chosen so that exactly one check of
+`weavr_async.reconcile` fails for it (`BOOK_FAULTS` maps each fault to that check).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+import attrs
+
+from ._history import FEE_BY_KIND, KIND, Ledger
+
+if TYPE_CHECKING:
+    from ._state import Backend, _Identity, _Instrument, _Transfer
+
+__all__ = ["BOOK_FAULTS", "BookFault", "Misstatement", "corrupt", "record_statement_transfers"]
+
+BookFault = Literal[
+    "break_chain",
+    "misstate_end_balance",
+    "duplicate_entry",
+    "drop_entry",
+    "lose_transfer",
+    "forget_transfer",
+]
+BOOK_FAULTS: dict[str, str] = {
+    "break_chain": "balance_chain",
+    "misstate_end_balance": "balance_equation",
+    "duplicate_entry": "unique_transactions",
+    "drop_entry": "count",
+    "lose_transfer": "transfers_on_statement",
+    "forget_transfer": "statement_transfers_known",
+}
+"""Each fault `corrupt` plants, and the one reconciliation check it makes fail."""
+
+_TRANSFER = KIND["TRANSFER"]
+_OUTSIDE_NOTE = "Transfer with an account outside the simulated programme"
+
+
+@attrs.define
+class Misstatement:
+    """How the API misreports one instrument's statement: an offset on every `endBalance`
+    it serves, and entries it counts but never serves (by transaction id)."""
+
+    end_balance: int = 0
+    hidden: set[int] = attrs.field(factory=set)
+
+    def apply(
+        self, ledger: Ledger, indexes: Sequence[int], end_balance: int
+    ) -> tuple[Sequence[int], int]:
+        """A page's entry indexes and end balance as the misreporting API serves them."""
+        if self.hidden:
+            txid = ledger.txid
+            indexes = [i for i in indexes if txid[i] not in self.hidden]
+        return indexes, end_balance + self.end_balance
+
+
+def record_statement_transfers(backend: Backend, inst: _Instrument) -> int:
+    """File a COMPLETED transfer for every TRANSFER entry of `inst` that has none: the
+    entry's transaction id, amount and time, the other side an account outside the programme
+    (its id answers 404). Returns how many were filed."""
+    from ._state import _Transfer
+
+    ledger = inst.ledger
+    identity = inst.identity
+    outside = ("managed_accounts", backend.new_id())
+    new: list[_Transfer] = []
+    for i in ledger.positions(frozenset({_TRANSFER})):
+        txid = str(ledger.txid[i])
+        if txid in backend.transfers:
+            continue
+        amount = ledger.amt[i]
+        ts = ledger.ts[i]
+        here = (inst.kind, inst.id)
+        source, destination = (here, outside) if amount < 0 else (outside, here)
+        transfer = _Transfer(
+            txid,
+            identity.id,
+            identity.transfer_profile,
+            source,
+            destination,
+            inst.currency,
+            abs(amount),
+            "COMPLETED",
+            ts,
+            description=_OUTSIDE_NOTE,
+            executed_ms=ts,
+        )
+        backend.transfers[txid] = transfer
+        new.append(transfer)
+    _file_sorted(identity, new)
+    return len(new)
+
+
+def corrupt(backend: Backend, inst: _Instrument, fault: str) -> str:
+    """Plant `fault` (one of `BOOK_FAULTS`) in the books of `inst`, near the middle of its
+    history; returns the transaction or transfer id it concerns ("" for a misstated end
+    balance). Raises ValueError when the instrument's books cannot carry that fault."""
+    if fault not in BOOK_FAULTS:
+        raise ValueError(f"unknown book fault {fault!r}; choose from {', '.join(BOOK_FAULTS)}")
+    ledger = inst.ledger
+    if fault in ("break_chain", "misstate_end_balance", "duplicate_entry") and inst.is_debit:
+        raise ValueError(f"{fault}: a DEBIT_MODE card's statement carries no balances")
+    if fault == "lose_transfer":
+        return _lose_transfer(backend, inst)
+    if fault == "misstate_end_balance":
+        _misstatement(backend, inst).end_balance += 1
+        return ""
+    if len(ledger) < 3:
+        raise ValueError(f"{fault}: needs an instrument with at least 3 statement entries")
+    if fault == "break_chain":
+        # One balance-after off by one: the chain breaks into and out of that entry, while
+        # the window's start and end balances (and every adjustment) stay true.
+        middle = len(ledger) // 2
+        ledger.bal[middle] += 1
+        return str(ledger.txid[middle])
+    if fault == "duplicate_entry":
+        return _duplicate_entry(ledger)
+    if fault == "drop_entry":
+        middle = len(ledger) // 2
+        _misstatement(backend, inst).hidden.add(ledger.txid[middle])
+        return str(ledger.txid[middle])
+    return _forget_transfer(backend, inst)
+
+
+def _misstatement(backend: Backend, inst: _Instrument) -> Misstatement:
+    return backend.misstatements.setdefault(inst.id, Misstatement())
+
+
+def _duplicate_entry(ledger: Ledger) -> str:
+    """A second entry for a transaction already on the statement, at the same time and in the
+    same state, that moves no money (so the balances still hold): only uniqueness breaks."""
+    middle = len(ledger) // 2
+    candidates = [*range(middle, len(ledger)), *range(middle - 1, -1, -1)]
+    kinds = ledger.kinds
+    index = next(
+        (i for i in candidates if kinds[i] != _TRANSFER and FEE_BY_KIND[kinds[i]] == 0), None
+    )
+    if index is None:
+        raise ValueError("duplicate_entry: no entry without a fee outside transfers")
+    at = index + 1
+    ledger.ts.insert(at, ledger.ts[index])
+    ledger.amt.insert(at, 0)
+    ledger.bal.insert(at, ledger.bal[index])
+    ledger.txid.insert(at, ledger.txid[index])
+    ledger.kinds.insert(at, ledger.kinds[index])
+    ledger.fx.insert(at, 0)
+    ledger.extra = {(k + 1 if k >= at else k): v for k, v in ledger.extra.items()}
+    # The per-kind position caches assume entries are only ever appended: rebuild them.
+    ledger._filters.clear()
+    return str(ledger.txid[index])
+
+
+def _lose_transfer(backend: Backend, inst: _Instrument) -> str:
+    """A COMPLETED transfer into `inst`, inside its history, that never reached its
+    statement."""
+    from ._state import _Transfer
+
+    ledger = inst.ledger
+    if not len(ledger):
+        raise ValueError("lose_transfer: needs an instrument with statement entries")
+    ts = ledger.ts[len(ledger) // 2]
+    identity = inst.identity
+    transfer = _Transfer(
+        backend.new_id(),
+        identity.id,
+        identity.transfer_profile,
+        ("managed_accounts", backend.new_id()),
+        (inst.kind, inst.id),
+        inst.currency,
+        1_234,
+        "COMPLETED",
+        ts,
+        description=_OUTSIDE_NOTE,
+        executed_ms=ts,
+    )
+    backend.transfers[transfer.id] = transfer
+    _file_sorted(identity, [transfer])
+    return transfer.id
+
+
+def _forget_transfer(backend: Backend, inst: _Instrument) -> str:
+    """Delete the transfer behind one TRANSFER entry of `inst`: the entry stays."""
+    ledger = inst.ledger
+    positions = ledger.positions(frozenset({_TRANSFER}))
+    middle = len(positions) // 2
+    for i in [*positions[middle:], *positions[:middle]]:
+        txid = str(ledger.txid[i])
+        transfer = backend.transfers.get(txid)
+        if transfer is not None and transfer.state == "COMPLETED":
+            del backend.transfers[txid]
+            identity = inst.identity
+            keep = [t for t in identity.transfers if t is not transfer]
+            identity.transfers[:] = keep
+            identity.transfer_ts[:] = [t.created_ms for t in keep]
+            return txid
+    raise ValueError(
+        "forget_transfer: no TRANSFER entry of this instrument has its transfer "
+        "(call record_statement_transfers first)"
+    )
+
+
+def _file_sorted(identity: _Identity, new: list[_Transfer]) -> None:
+    """Merge transfers (sorted by creation) into the identity's, keeping creation order
+    (ties: the ones already there first)."""
+    if not new:
+        return
+    merged = list(heapq.merge(identity.transfers, new, key=lambda t: t.created_ms))
+    identity.transfers[:] = merged
+    identity.transfer_ts[:] = [t.created_ms for t in merged]
