@@ -3,17 +3,24 @@
 A walk learns the total `count` from its first page, then fetches the remaining offsets with up
 to `concurrency` requests in flight and yields pages strictly in order. It never holds more
 than `concurrency` pages: a slow consumer holds the fetching back, so memory does not grow with
-the history.
+the history. Offsets are computed one at a time, never listed up front.
 
-Snapshot. Statements and transfers are ordered by a timestamp, newest first by default, so a
-transaction posted mid-walk would shift every offset by one and duplicate an entry. A walk
-therefore pins an upper time bound at its start (just past the newest entry that existed then)
-and sends it on every later page. If the `count` of a page still differs from the segment's
-(an entry was back-dated into the window), the walk repairs: it drops the pages it has not yet
-yielded and starts a new segment whose time bounds begin at the last entry it yielded, skipping
-the entries at that exact timestamp it has already yielded. Time bounds are sent one
-millisecond wide of the cursor and the excess is filtered here, so the walk is exact whether the
-API treats its bounds as inclusive or exclusive.
+No page is believed until it is checked: `count` and `responseCount` are int32s that agree
+with what was served, every item is a JSON object, and on time-ordered endpoints every entry
+carries an integer timestamp, inside the time bounds asked, in the walk's order within the
+page and across pages. What fails a check is `MalformedResponse`; a walk repairs or raises,
+it never ends short.
+
+Snapshot. Statements and transfers are ordered by a timestamp, so a transaction posted
+mid-walk would shift every offset by one and duplicate an entry. A walk therefore pins an upper
+time bound at its start (just past the newest entry that existed then) and sends it on every
+later page. If the `count` of a page still differs from the segment's (an entry was back-dated
+into the window), the walk repairs: it drops the pages it has not yet yielded and starts a new
+segment whose time bounds begin at the last entry it yielded, skipping the entries at that
+exact timestamp it has already yielded. Time bounds are sent one millisecond wide of the cursor
+and the excess is filtered here, so the walk is exact whether the API treats its bounds as
+inclusive or exclusive. Statements are asked for their order (`orderByTimestamp`, always
+sent); transfers cannot be, so their order is read from the data at the start of the walk.
 
 Endpoints without time filters (bulk processes and their operations) repair by shifting the
 offset by the change in `count` (new bulk processes arrive at the front) and skipping the
@@ -25,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import re
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -35,7 +43,7 @@ import attrs
 import orjson
 
 from ._operation import Operation, QueryPairs, query_pairs
-from .errors import MalformedResponse
+from .errors import InvalidRequest, MalformedResponse
 from .models import CurrencyAmount, structure, structure_many
 
 __all__ = [
@@ -50,8 +58,13 @@ __all__ = [
 T = TypeVar("T")
 PAGE_TASK_NAME = "weavr-async-page"
 MAX_FRUITLESS_REPAIRS = 25
-"""Repairs in a row that yield nothing before a walk gives up with MalformedResponse: a
-result that changes on every request can never be walked exactly, and must not loop."""
+"""Repairs in a row with no entry yielded between them before a walk gives up with
+MalformedResponse: a result that changes on every request, or that counts entries it never
+serves, can never be walked exactly, and must not loop."""
+INT32_MAX = 2**31 - 1
+"""The contract types `offset`, `limit`, `count` and `responseCount` as int32."""
+INT64_MAX = 2**63 - 1
+"""The contract types timestamps and amounts as int64."""
 Order = Literal["ASC", "DESC"]
 RawItem = dict[str, Any]
 FetchPage = Callable[[QueryPairs, bool], Awaitable[Any]]
@@ -60,7 +73,11 @@ FetchPage = Callable[[QueryPairs, bool], Awaitable[Any]]
 
 @attrs.frozen
 class SnapshotRule:
-    """How an endpoint's entries are ordered and bounded in time."""
+    """How an endpoint's entries are ordered and bounded in time.
+
+    With an `order_param` the walk asks for its order (`fixed_order` unless the caller chose);
+    without one the API's order is not stated, and each walk reads it from the data.
+    `fixed_order` is then only the choice when every entry has the same timestamp."""
 
     timestamp_field: str
     lower_param: str
@@ -71,7 +88,9 @@ class SnapshotRule:
 
 @attrs.frozen
 class Endpoint:
-    """What the engine must know of a paginated operation."""
+    """What the engine must know of a paginated operation.
+
+    `balances` marks a statement: its pages carry `startBalance`, `endBalance` and `footer`."""
 
     operation: Operation
     items_field: str
@@ -88,7 +107,8 @@ class Page(Generic[T]):
 
     On statements, `start_balance` and `end_balance` are the API's balances before and after
     the walk's whole time window, the same on every page: a reconciliation takes the first
-    page's start and the last page's end.
+    page's start and the last page's end. `footer` is the statement's footer text as the API
+    sent it (None when it sent none, and on other endpoints).
     """
 
     items: list[T]
@@ -97,6 +117,7 @@ class Page(Generic[T]):
     response_count: int
     start_balance: CurrencyAmount | None = None
     end_balance: CurrencyAmount | None = None
+    footer: str | None = None
 
 
 @attrs.define(slots=True)
@@ -119,7 +140,8 @@ class Checkpoint:
     """What a walk has yielded, enough to resume the same snapshot exactly.
 
     Serialise with `to_json()` and pass `Checkpoint.from_json(...)` back as `checkpoint=`
-    to the same call with the same filters.
+    to the same call with the same filters. `from_json` checks every field's type and range
+    and raises `InvalidRequest` (a ValueError) for text that is not such a checkpoint.
     """
 
     operation_id: str
@@ -131,17 +153,200 @@ class Checkpoint:
     offset: int = 0
     total: int | None = None
     version: int = 1
+    order: Order | None = None
 
     def to_json(self) -> str:
         return orjson.dumps(attrs.asdict(self)).decode()
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Checkpoint:
-        data = orjson.loads(text)
-        if not isinstance(data, dict) or data.get("version") != 1:
-            raise ValueError("not a weavr-async checkpoint")
-        data["cursor_keys"] = tuple(data.get("cursor_keys", ()))
+        try:
+            data = orjson.loads(text)
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            raise InvalidRequest("checkpoint", "not JSON text") from exc
+        problem = _checkpoint_problem(data)
+        if problem is not None:
+            raise InvalidRequest("checkpoint", problem)
+        data["cursor_keys"] = tuple(data["cursor_keys"])
         return cls(**data)
+
+
+# -- checks of a checkpoint ---------------------------------------------------------------
+
+_FINGERPRINT = re.compile(r"[0-9a-f]{32}")
+_MAX_OPERATION_ID = 200
+_CHECKPOINT_FIELDS = frozenset(f.name for f in attrs.fields(Checkpoint))
+_OPTIONAL_FIELDS = frozenset({"order"})  # added later: a checkpoint saved without it is read
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _integer_problem(name: str, value: object, high: int, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if type(value) is not int or not 0 <= value <= high:
+        return f"{name} must be an integer in 0..{high}, got {_show(value)}"
+    return None
+
+
+def _checkpoint_problem(data: object) -> str | None:
+    """What makes `data` (a checkpoint's fields) unfit to resume a walk, or None."""
+    if not isinstance(data, Mapping):
+        return "not a JSON object"
+    version = data.get("version")
+    if type(version) is not int or version != 1:
+        return f"not a version-1 weavr-async checkpoint (version {_show(version)})"
+    extra = sorted(set(data) - _CHECKPOINT_FIELDS)
+    if extra:
+        return f"unknown fields {_show(extra)}"
+    missing = sorted(_CHECKPOINT_FIELDS - _OPTIONAL_FIELDS - set(data))
+    if missing:
+        return f"missing fields {missing}"
+    operation_id = data["operation_id"]
+    if not isinstance(operation_id, str) or not 0 < len(operation_id) <= _MAX_OPERATION_ID:
+        return f"operation_id must be a non-empty string, got {_show(operation_id)}"
+    fingerprint = data["fingerprint"]
+    if not isinstance(fingerprint, str) or not _FINGERPRINT.fullmatch(fingerprint):
+        return f"fingerprint must be 32 hex digits, got {_show(fingerprint)}"
+    for problem in (
+        _integer_problem("yielded", data["yielded"], INT64_MAX),
+        _integer_problem("pin", data["pin"], INT64_MAX, optional=True),
+        _integer_problem("cursor", data["cursor"], INT64_MAX, optional=True),
+        _integer_problem("offset", data["offset"], INT32_MAX),
+        _integer_problem("total", data["total"], INT64_MAX, optional=True),
+    ):
+        if problem is not None:
+            return problem
+    keys = data["cursor_keys"]
+    if not isinstance(keys, list | tuple) or not all(isinstance(k, str) for k in keys):
+        return f"cursor_keys must be a list of strings, got {_show(keys)}"
+    if keys and data["cursor"] is None:
+        return "cursor_keys without a cursor"
+    order = data.get("order")
+    if order not in (None, "ASC", "DESC"):
+        return f"order must be 'ASC', 'DESC' or null, got {_show(order)}"
+    return None
+
+
+# -- checks of a page ---------------------------------------------------------------------
+
+
+def _malformed(operation: str, problem: str) -> MalformedResponse:
+    return MalformedResponse(f"{operation}: {problem}", operation=operation)
+
+
+def _kind(value: object) -> str:
+    """How a wrong value is named in an error: its JSON kind, not its content."""
+    if value is None:
+        return "missing or null"
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    names.update({list: "a list", dict: "an object"})
+    return names.get(type(value), type(value).__name__)
+
+
+def _int32(body: Mapping[str, Any], name: str, operation: str, where: str) -> int:
+    value = body.get(name)
+    if type(value) is not int:
+        raise _malformed(operation, f"{where}: '{name}' is {_kind(value)}, not an integer")
+    if not 0 <= value <= INT32_MAX:
+        raise _malformed(operation, f"{where}: '{name}' {value} is outside 0..2**31-1 (int32)")
+    return value
+
+
+def _read_page(
+    body: Any, *, operation: str, items_field: str, offset: int, limit: int
+) -> Page[RawItem]:
+    """A page body as the contract says it is, or MalformedResponse: never a value invented
+    for one the server did not send."""
+    where = f"page at offset {offset}"
+    if not isinstance(body, Mapping):
+        raise _malformed(operation, f"{where}: not a JSON object")
+    items = body.get(items_field, [])
+    if not isinstance(items, list):
+        raise _malformed(operation, f"{where}: '{items_field}' is {_kind(items)}, not a list")
+    if items and set(map(type, items)) != {dict}:
+        index, bad = next((i, x) for i, x in enumerate(items) if type(x) is not dict)
+        raise _malformed(
+            operation, f"{where}: item {index} of '{items_field}' is {_kind(bad)}, not an object"
+        )
+    count = _int32(body, "count", operation, where)
+    served = len(items)
+    if "responseCount" in body:
+        # The contract types responseCount as int32 and describes it no further; read as its
+        # name says, the number of entries in this response. A page whose number disagrees
+        # with the entries it holds contradicts itself (entries lost on the way, or a wrong
+        # number), and nothing here can tell which: malformed, not believed either way.
+        response_count = _int32(body, "responseCount", operation, where)
+        if response_count != served:
+            raise _malformed(
+                operation, f"{where}: responseCount {response_count}, but {served} entries served"
+            )
+    if served > limit:
+        raise _malformed(operation, f"{where}: {served} entries served, at most {limit} asked")
+    if served > count - offset:
+        raise _malformed(operation, f"{where}: {served} entries served but count is {count}")
+    return Page(items, offset, count, served)
+
+
+def _timestamps(items: list[RawItem], field: str, operation: str, offset: int) -> list[int]:
+    """The entries' timestamps, each an integer (their range is checked at the page's ends,
+    once the page is known to be sorted)."""
+    stamps: list[Any] = [item.get(field) for item in items]
+    if stamps and set(map(type, stamps)) != {int}:
+        index, bad = next((i, s) for i, s in enumerate(stamps) if type(s) is not int)
+        raise _malformed(
+            operation, f"entry {offset + index}: '{field}' is {_kind(bad)}, not an integer"
+        )
+    return stamps
+
+
+def _check_epoch(stamp: int, operation: str, field: str) -> None:
+    if not 0 <= stamp < INT64_MAX:  # the pin, one past the newest entry, must fit int64 too
+        raise _malformed(operation, f"'{field}' {stamp} is outside int64 epoch milliseconds")
+
+
+def _in_order(stamps: list[int], order: Order) -> bool:
+    # Sorting data that is already sorted is one linear pass in C (timsort finds one run).
+    return stamps == sorted(stamps, reverse=order == "DESC")
+
+
+def _direction(stamps: list[int], operation: str, field: str) -> Order | None:
+    """The order a page of entries is in: None when every timestamp is the same."""
+    if min(stamps) == max(stamps):
+        return None
+    order: Order = "DESC" if stamps[0] > stamps[-1] else "ASC"
+    if not _in_order(stamps, order):
+        raise _malformed(operation, f"the first page is in no order of '{field}'")
+    return order
+
+
+def _balance(body: Mapping[str, Any], name: str, operation: str) -> CurrencyAmount | None:
+    if name not in body:
+        return None
+    value = body[name]
+    if not isinstance(value, Mapping):
+        raise _malformed(operation, f"'{name}' is {_kind(value)}, not an object")
+    amount = value.get("amount")
+    if type(amount) is not int or not -INT64_MAX - 1 <= amount <= INT64_MAX:
+        raise _malformed(operation, f"'{name}.amount' is {_kind(amount)}, not an int64")
+    if not isinstance(value.get("currency"), str):
+        raise _malformed(operation, f"'{name}.currency' is {_kind(value.get('currency'))}")
+    try:
+        return structure(value, CurrencyAmount)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _malformed(operation, f"'{name}' is not a CurrencyAmount: {exc}") from exc
+
+
+def _footer(body: Mapping[str, Any], operation: str) -> str | None:
+    if "footer" not in body:
+        return None
+    footer = body["footer"]
+    if not isinstance(footer, str):
+        raise _malformed(operation, f"'footer' is {_kind(footer)}, not a string")
+    return footer
 
 
 def _entry_key(item: Any, fields: tuple[str, ...]) -> str:
@@ -215,9 +420,8 @@ class Stream(Generic[T]):
         self._filters = query_pairs(params)
         self._page_size = page_size
         self._concurrency = concurrency
-        self._fingerprint = _fingerprint(
-            endpoint.operation.operation_id, self._filters, path_params
-        )
+        self._operation_id = endpoint.operation.operation_id
+        self._fingerprint = _fingerprint(self._operation_id, self._filters, path_params)
         if checkpoint is not None:
             self._check_resumable(checkpoint)
         self._start = checkpoint
@@ -227,18 +431,30 @@ class Stream(Generic[T]):
 
     def __repr__(self) -> str:
         return (
-            f"Stream({self._endpoint.operation.operation_id}, page_size={self._page_size}, "
+            f"Stream({self._operation_id}, page_size={self._page_size}, "
             f"concurrency={self._concurrency}, progress={self.progress})"
         )
 
     def _check_resumable(self, checkpoint: Checkpoint) -> None:
-        if checkpoint.operation_id != self._endpoint.operation.operation_id:
+        # A Checkpoint built by hand is held to what `from_json` checks.
+        problem = _checkpoint_problem(attrs.asdict(checkpoint))
+        if problem is not None:
+            raise ValueError(problem)
+        if checkpoint.operation_id != self._operation_id:
             raise ValueError(
-                f"checkpoint is for {checkpoint.operation_id}, "
-                f"not {self._endpoint.operation.operation_id}"
+                f"checkpoint is for {checkpoint.operation_id}, not {self._operation_id}"
             )
         if checkpoint.fingerprint != self._fingerprint:
             raise ValueError("checkpoint was taken with other arguments or filters")
+        rule = self._endpoint.snapshot
+        if rule is None:
+            if checkpoint.pin is not None or checkpoint.cursor is not None or checkpoint.order:
+                raise ValueError("checkpoint holds a time cursor, but this listing has none")
+            return
+        if checkpoint.yielded > 0 and checkpoint.pin is None:
+            raise ValueError("checkpoint has entries yielded but no snapshot pin")
+        if rule.order_param is not None and checkpoint.order not in (None, self._order(rule)):
+            raise ValueError(f"checkpoint was taken walking {checkpoint.order}")
 
     # -- public surface -------------------------------------------------------------------
 
@@ -249,10 +465,10 @@ class Stream(Generic[T]):
         if state is None:
             if self._start is not None:
                 return self._start
-            return Checkpoint(self._endpoint.operation.operation_id, self._fingerprint, 0)
+            return Checkpoint(self._operation_id, self._fingerprint, 0)
         cursor = state.cursor_now()
         return Checkpoint(
-            operation_id=self._endpoint.operation.operation_id,
+            operation_id=self._operation_id,
             fingerprint=self._fingerprint,
             yielded=state.yielded_items(),
             pin=state.pin,
@@ -260,6 +476,7 @@ class Stream(Generic[T]):
             cursor_keys=tuple(sorted(cursor.keys.elements())),
             offset=state.next_offset_for_resume(),
             total=self.progress.total,
+            order=state.order,
         )
 
     def __aiter__(self) -> AsyncGenerator[T, None]:
@@ -304,8 +521,12 @@ class Stream(Generic[T]):
     def _begin(self, *, typed: bool, balances: bool) -> _Walk:
         self.progress = Progress()
         state = _WalkState.from_checkpoint(self._start)
+        rule = self._endpoint.snapshot
         state.ts_field = self._timestamp_field()
         state.key_fields = self._endpoint.key_fields
+        if rule is not None and state.pin is not None and state.order is None:
+            # A checkpoint saved before walks recorded their order: the order they assumed.
+            state.order = self._order(rule)
         self._state = state
         self.progress.items = state.yielded
         return _Walk(self, state, typed=typed, balances=balances)
@@ -332,23 +553,23 @@ class Stream(Generic[T]):
         try:
             return structure_many(items, self._item_type)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise MalformedResponse(
-                f"{self._endpoint.operation.operation_id}: an item does not fit "
-                f"{self._item_type.__name__}: {type(exc).__name__}: {exc}",
-                operation=self._endpoint.operation.operation_id,
+            raise _malformed(
+                self._operation_id,
+                f"an item does not fit {self._item_type.__name__}: {type(exc).__name__}: {exc}",
             ) from exc
         finally:
             if enabled:
                 gc.enable()
 
-    def _balances(
+    def _statement_parts(
         self, body: Mapping[str, Any]
-    ) -> tuple[CurrencyAmount | None, CurrencyAmount | None]:
-        found: list[CurrencyAmount | None] = []
-        for key in ("startBalance", "endBalance"):
-            value = body.get(key)
-            found.append(structure(value, CurrencyAmount) if isinstance(value, Mapping) else None)
-        return found[0], found[1]
+    ) -> tuple[CurrencyAmount | None, CurrencyAmount | None, str | None]:
+        operation = self._operation_id
+        return (
+            _balance(body, "startBalance", operation),
+            _balance(body, "endBalance", operation),
+            _footer(body, operation),
+        )
 
     def _order(self, rule: SnapshotRule) -> Order:
         if rule.order_param is not None:
@@ -377,53 +598,49 @@ class Stream(Generic[T]):
             pairs.append((rule.upper_param, str(upper)))
         return pairs
 
-    def _query(self, pairs: QueryPairs, offset: int, limit: int | None = None) -> QueryPairs:
-        return [
-            *pairs,
-            ("offset", str(offset)),
-            (self._endpoint.limit_param, str(limit or self._page_size)),
-        ]
+    def _query(self, pairs: QueryPairs, offset: int, limit: int) -> QueryPairs:
+        if not 0 <= offset <= INT32_MAX:
+            # Unreachable from counts that passed their checks; kept as the one gate every
+            # request passes, so no arithmetic on server numbers can ever send one.
+            raise _malformed(self._operation_id, f"offset {offset} is beyond the API's int32")
+        return [*pairs, ("offset", str(offset)), (self._endpoint.limit_param, str(limit))]
+
+    def _page(self, body: Any, offset: int, limit: int) -> PageAndBody:
+        page = _read_page(
+            body,
+            operation=self._operation_id,
+            items_field=self._endpoint.items_field,
+            offset=offset,
+            limit=limit,
+        )
+        return page, body
+
+    def _stamps(self, items: list[RawItem], offset: int) -> list[int]:
+        rule = self._endpoint.snapshot
+        assert rule is not None
+        return _timestamps(items, rule.timestamp_field, self._operation_id, offset)
 
     async def _get(
         self, pairs: QueryPairs, offset: int, *, limit: int | None = None
-    ) -> tuple[Page[RawItem], Mapping[str, Any]]:
-        """Fetch and decode a page now (the first of a segment, or a probe)."""
+    ) -> PageAndBody:
+        """Fetch and check a page now (the first of a segment, or a probe)."""
+        size = self._page_size if limit is None else limit
+        query = self._query(pairs, offset, size)
         self.progress.requests += 1
-        body = await self._fetch(self._query(pairs, offset, limit), True)
-        return self._page(body, offset)
+        body = await self._fetch(query, True)
+        return self._page(body, offset, size)
 
-    async def _fetch_ahead(self, pairs: QueryPairs, offset: int) -> _Fetched:
+    async def _fetch_ahead(self, pairs: QueryPairs, offset: int, limit: int) -> _Fetched:
         """Fetch a page ahead of the consumer, kept as bytes until its turn.
 
         Buffered pages as bytes rather than decoded dicts are several times smaller, and the
         cyclic GC has nothing in them to traverse again and again while they wait: that was
         measured as the largest cost of a walk after JSON decoding itself.
         """
-        query = self._query(pairs, offset)
+        query = self._query(pairs, offset, limit)
         self.progress.requests += 1
         body: bytes = await self._fetch(query, False)
-        return _Fetched(query, offset, body)
-
-    def _page(self, body: Any, offset: int) -> tuple[Page[RawItem], Mapping[str, Any]]:
-        operation = self._endpoint.operation.operation_id
-        if not isinstance(body, Mapping):
-            raise MalformedResponse(f"{operation}: not a JSON object", operation=operation)
-        items = body.get(self._endpoint.items_field) or []
-        if not isinstance(items, list):
-            raise MalformedResponse(
-                f"{operation}: '{self._endpoint.items_field}' is not a list", operation=operation
-            )
-        count = body.get("count")
-        response_count = body.get("responseCount")
-        return (
-            Page(
-                items=items,
-                offset=offset,
-                count=count if isinstance(count, int) else offset + len(items),
-                response_count=response_count if isinstance(response_count, int) else len(items),
-            ),
-            body,
-        )
+        return _Fetched(query, offset, limit, body)
 
 
 PageAndBody = tuple[Page[RawItem], Mapping[str, Any]]
@@ -431,7 +648,12 @@ PageAndBody = tuple[Page[RawItem], Mapping[str, Any]]
 
 class _Segment:
     """Offsets of one segment (fixed filters and bounds), fetched ahead within `concurrency`
-    and handed out in order."""
+    and handed out in order. Offsets are computed as they are launched, never listed: a
+    `count` near the int32 limit costs nothing until its pages are asked for.
+
+    On time-ordered endpoints a segment knows its `order` and the bounds it sent, and checks
+    each page against them and against the page before; elsewhere it checks that no entry
+    comes back on two pages."""
 
     def __init__(
         self,
@@ -441,6 +663,10 @@ class _Segment:
         keep: _SnapshotFilter | None,
         start_offset: int,
         dedupe: frozenset[str],
+        *,
+        order: Order | None = None,
+        lower: int | None = None,
+        upper: int | None = None,
     ) -> None:
         self.stream = stream
         self.pairs = pairs
@@ -448,21 +674,28 @@ class _Segment:
         self.dedupe = dedupe
         self.start_offset = start_offset
         self.expected = first[0].count
+        self.order = order
+        self.lower = lower
+        self.upper = upper
+        self.last_ts: int | None = None
+        self.last_keys: frozenset[str] = frozenset()
         self._first: PageAndBody | None = first
         step = stream._page_size
         served = first[0].response_count
         if 0 < served < min(step, self.expected - start_offset):
             # The API answered fewer entries than asked although more remain: it caps pages
-            # below our page size. Its page size is the step, or offsets would skip entries.
+            # below our page size. Its page size is the step (and the limit asked from now on,
+            # so a later page serving more is caught), or offsets would skip entries.
             step = served
         self.step = step
-        self._offsets = deque(range(start_offset + step, self.expected, step))
+        self._next_offset = start_offset + step
         self._in_flight: deque[asyncio.Task[_Fetched]] = deque()
 
     def _launch(self) -> None:
         stream = self.stream
-        while self._offsets and len(self._in_flight) < stream._concurrency:
-            fetch = stream._fetch_ahead(self.pairs, self._offsets.popleft())
+        while self._next_offset < self.expected and len(self._in_flight) < stream._concurrency:
+            fetch = stream._fetch_ahead(self.pairs, self._next_offset, self.step)
+            self._next_offset += self.step
             self._in_flight.append(asyncio.create_task(fetch, name=PAGE_TASK_NAME))
 
     async def next(self) -> PageAndBody | _Fetched | None:
@@ -479,6 +712,53 @@ class _Segment:
         self._launch()
         return current
 
+    def check_stamps(self, stamps: list[int], offset: int) -> None:
+        """The page's timestamps are in the segment's order, follow the page before, and lie
+        within the bounds the segment sent (either inclusive or exclusive)."""
+        if not stamps:
+            return
+        stream = self.stream
+        order = self.order
+        field = stream._timestamp_field()
+        assert order is not None and field is not None
+        if not _in_order(stamps, order):
+            raise _malformed(
+                stream._operation_id,
+                f"page at offset {offset}: entries not in {order} order of '{field}'",
+            )
+        first, last = stamps[0], stamps[-1]
+        before = self.last_ts
+        if before is not None and (first > before if order == "DESC" else first < before):
+            raise _malformed(
+                stream._operation_id,
+                f"page at offset {offset} starts at {field} {first}, out of {order} order "
+                f"after the page before it ended at {before}",
+            )
+        low, high = (last, first) if order == "DESC" else (first, last)
+        _check_epoch(low, stream._operation_id, field)
+        _check_epoch(high, stream._operation_id, field)
+        if (self.lower is not None and low < self.lower) or (
+            self.upper is not None and high > self.upper
+        ):
+            raise _malformed(
+                stream._operation_id,
+                f"page at offset {offset}: an entry's {field} is outside the bounds asked "
+                f"({self.lower}..{self.upper})",
+            )
+        self.last_ts = last
+
+    def check_keys(self, items: list[RawItem], offset: int) -> None:
+        """No entry twice: within a segment the list did not change (its count held), so an
+        entry on two pages is the API paging wrongly, and would be yielded twice."""
+        fields = self.stream._endpoint.key_fields
+        keys = [_entry_key(item, fields) for item in items]
+        unique = frozenset(keys)
+        if len(unique) < len(keys) or not unique.isdisjoint(self.last_keys):
+            raise _malformed(
+                self.stream._operation_id, f"page at offset {offset}: an entry served twice"
+            )
+        self.last_keys = unique
+
     async def close(self) -> None:
         tasks = list(self._in_flight)
         self._in_flight.clear()
@@ -489,8 +769,8 @@ class _Segment:
 
 
 class _Walk:
-    """The pages of one walk, segment after segment: pins the snapshot, checks every page's
-    `count` against its segment's, and starts a repair segment when the window changed."""
+    """The pages of one walk, segment after segment: pins the snapshot, checks every page
+    against its segment, and starts a repair segment when the window changed."""
 
     def __init__(
         self, stream: Stream[Any], state: _WalkState, *, typed: bool, balances: bool
@@ -530,7 +810,7 @@ class _Walk:
                 if isinstance(got, _Fetched):
                     ready = self._prepare_fetched(segment, got)
                 else:
-                    ready = self._prepare(segment, got[1], got[0])
+                    ready = self._prepare(segment, got[1], got[0].offset, stream._page_size)
             if ready is _UNREADABLE:
                 # Unreadable when its turn came: fetched again, through the transport's
                 # retries, which turn a body that stays broken into MalformedResponse.
@@ -538,10 +818,14 @@ class _Walk:
                 stream.progress.requests += 1
                 refetched = await stream._fetch(got.query, True)
                 with _gc_paused():
-                    ready = self._prepare(segment, refetched, got)
+                    ready = self._prepare(segment, refetched, got.offset, got.limit)
                 del refetched
             if isinstance(ready, Page):
-                self._fruitless = 0
+                # Only a page that moves the walk forward ends a run of repairs: an empty one
+                # (all filtered away, or nothing served) proves nothing, or a server counting
+                # entries it never serves would be asked for empty pages forever.
+                if ready.items:
+                    self._fruitless = 0
                 return ready
             # The window changed under the walk (or a short page: entries vanished from it).
             await segment.close()
@@ -550,11 +834,10 @@ class _Walk:
             stream.progress.repairs = state.repairs
             self._fruitless += 1
             if self._fruitless > MAX_FRUITLESS_REPAIRS:
-                operation = stream._endpoint.operation.operation_id
-                raise MalformedResponse(
-                    f"{operation}: the result changed on every page "
-                    f"({self._fruitless} repairs in a row without an entry to show)",
-                    operation=operation,
+                raise _malformed(
+                    stream._operation_id,
+                    f"the result changed on every page ({self._fruitless} repairs in a row "
+                    "without an entry to show): its count is not what it serves",
                 )
         return None
 
@@ -562,33 +845,40 @@ class _Walk:
         # The decoded body lives in this frame only: when typed, its JSON objects are freed
         # on return, before the collector resumes.
         body = _decode_object(fetched.body)
-        return _UNREADABLE if body is None else self._prepare(segment, body, fetched)
+        if body is None:
+            return _UNREADABLE
+        return self._prepare(segment, body, fetched.offset, fetched.limit)
 
     def _prepare(
-        self, segment: _Segment, body: Any, where: _Fetched | Page[RawItem]
+        self, segment: _Segment, body: Any, offset: int, limit: int
     ) -> Page[Any] | _Marker:
         """Check one page against its segment, filter it, and build its models; or say that
         the window changed (`_CHANGED`)."""
         stream = self.stream
-        page, body = stream._page(body, where.offset)
+        page, body = stream._page(body, offset, limit)
         short = page.response_count < min(segment.step, segment.expected - page.offset)
         if page.count != segment.expected or short:
             self._changed_count = page.count
             return _CHANGED
         items: list[Any] = page.items
-        if segment.keep is not None:
-            items = segment.keep.apply(items)
+        if segment.order is not None:
+            stamps = stream._stamps(items, offset)
+            segment.check_stamps(stamps, offset)
+            if segment.keep is not None:
+                items = segment.keep.apply(items, stamps)
+        elif items:
+            segment.check_keys(items, offset)
         if segment.dedupe:
             fields = stream._endpoint.key_fields
             items = [i for i in items if _entry_key(i, fields) not in segment.dedupe]
             segment.dedupe = frozenset()
-        start = end = None
+        start = end = footer = None
         if self.balances:
-            start, end = stream._balances(body)
+            start, end, footer = stream._statement_parts(body)
         if self.typed:
             items = stream._decode(items)
         self.state.begin_page(items)
-        return Page(items, page.offset, page.count, page.response_count, start, end)
+        return Page(items, page.offset, page.count, page.response_count, start, end, footer)
 
     async def close(self) -> None:
         if self._segment is not None:
@@ -610,7 +900,17 @@ class _Walk:
         offset = state.offset
         dedupe: frozenset[str] = frozenset()
         if self._changed_count is not None:
-            offset = max(0, state.offset + self._changed_count - state.segment_count)
+            shrunk = state.segment_count - self._changed_count
+            if shrunk > len(state.last_page_items):
+                # Entries left the list; if they left it after the walk's offset, stepping
+                # back by as many re-reads entries already yielded, and only the last page's
+                # can be recognised and skipped. Repair or raise, never yield twice.
+                raise _malformed(
+                    stream._operation_id,
+                    f"the list shrank by {shrunk} entries mid-walk, more than the "
+                    f"{len(state.last_page_items)} the walk can recognise to skip",
+                )
+            offset = max(0, state.offset - shrunk)
             fields = stream._endpoint.key_fields
             dedupe = frozenset(_entry_key(i, fields) for i in state.last_page_items)
         first = await stream._get(pairs, offset)
@@ -619,44 +919,106 @@ class _Walk:
     async def _snapshot_segment(self, rule: SnapshotRule) -> _Segment | None:
         stream = self.stream
         state = self.state
-        order = stream._order(rule)
         user_lower = _as_int(stream._params.get(rule.lower_param))
         user_upper = _as_int(stream._params.get(rule.upper_param))
         first: PageAndBody | None = None
+        floor: int | None = None
         if state.pin is None:
-            # Pin the snapshot just past the newest entry that exists now.
-            if order == "DESC":
-                first = await stream._get(stream._pairs(rule, user_lower, user_upper), 0)
-                pinning = first[0]
-            else:
-                probe_pairs = stream._pairs(rule, user_lower, user_upper, order="DESC")
-                pinning = (await stream._get(probe_pairs, 0, limit=1))[0]
-            head = pinning.items
-            newest = head[0].get(rule.timestamp_field) if head else None
-            if not isinstance(newest, int):
-                operation = stream._endpoint.operation.operation_id
-                if head:
-                    problem = f"an entry has no integer {rule.timestamp_field}"
-                elif pinning.count > 0:
-                    problem = f"{pinning.count} entries counted, none served"
-                else:
-                    return None  # nothing to walk
-                raise MalformedResponse(f"{operation}: {problem}", operation=operation)
-            state.pin = newest + 1 if user_upper is None else min(user_upper, newest + 1)
+            pinned = await self._pin(rule, user_lower, user_upper)
+            if pinned is None:
+                return None  # nothing to walk
+            first, floor = pinned
+        order = state.order
+        pin = state.pin
+        assert order is not None and pin is not None
         cursor = state.cursor_now()
         if order == "DESC":
             lower = user_lower
-            upper = state.pin if cursor.ts is None else min(state.pin, cursor.ts + 1)
+            upper = pin if cursor.ts is None else min(pin, cursor.ts + 1)
         else:
-            lower = user_lower if cursor.ts is None else cursor.ts - 1
-            upper = state.pin
-        pairs = stream._pairs(rule, lower, upper)
-        keep = _SnapshotFilter(
-            rule.timestamp_field, order, state.pin, cursor, stream._endpoint.key_fields
-        )
+            lower = user_lower if cursor.ts is None else max(0, cursor.ts - 1)
+            upper = pin
+        pairs = stream._pairs(rule, lower, upper, order=order)
+        keep = _SnapshotFilter(order, pin, cursor, stream._endpoint.key_fields)
         if first is None:
             first = await stream._get(pairs, 0)
-        return _Segment(stream, pairs, first, keep, 0, frozenset())
+            if floor is not None and first[0].count < floor:
+                raise _malformed(
+                    stream._operation_id,
+                    f"{floor} entries were counted when the walk pinned its snapshot, but "
+                    f"only {first[0].count} lie before the entry served as the newest: the "
+                    f"entries are not in the order the walk relies on",
+                )
+        return _Segment(
+            stream, pairs, first, keep, 0, frozenset(), order=order, lower=lower, upper=upper
+        )
+
+    async def _pin(
+        self, rule: SnapshotRule, user_lower: int | None, user_upper: int | None
+    ) -> tuple[PageAndBody | None, int | None] | None:
+        """Find the newest entry that exists now, and the order to walk in; pin the snapshot
+        just past that entry. Returns a first page the walk may reuse, and the count that the
+        pinned window must reach when the newest entry came from a one-entry probe (a probe
+        the API answered in another order than asked would otherwise pin too early and end
+        the walk short). None when there is nothing to walk."""
+        stream = self.stream
+        operation = stream._operation_id
+        field = rule.timestamp_field
+        reuse: PageAndBody | None = None
+        floor: int | None = None
+        if rule.order_param is not None:
+            order = stream._order(rule)
+            newest_first = stream._pairs(rule, user_lower, user_upper, order="DESC")
+            if order == "DESC":
+                reuse = await stream._get(newest_first, 0)
+                head = reuse[0]
+            else:
+                head = (await stream._get(newest_first, 0, limit=1))[0]
+                floor = head.count
+            stamps = stream._stamps(head.items, 0)
+            if not stamps:
+                self._check_nothing(head)
+                return None
+            newest = stamps[0]  # the page's order is checked with the segment's first page
+        else:
+            # The API does not say how this list is ordered: read it from the data.
+            pairs = stream._pairs(rule, user_lower, user_upper)
+            reuse = await stream._get(pairs, 0)
+            head = reuse[0]
+            stamps = stream._stamps(head.items, 0)
+            if not stamps:
+                self._check_nothing(head)
+                return None
+            found = _direction(stamps, operation, field)
+            last: int | None = None
+            if found != "DESC" and head.count > len(stamps):
+                # Oldest first (its newest entry is the last one), or one timestamp all over
+                # the first page: the last entry tells which.
+                tail = (await stream._get(pairs, head.count - 1, limit=1))[0]
+                if not tail.items:
+                    raise _malformed(
+                        operation, f"{head.count} entries counted, none at offset {head.count - 1}"
+                    )
+                last = stream._stamps(tail.items, head.count - 1)[0]
+                if found is None and last != stamps[0]:
+                    found = "DESC" if last < stamps[0] else "ASC"
+                if found == "ASC" and last < stamps[-1]:
+                    raise _malformed(operation, f"the entries are in no order of '{field}'")
+            order = found or rule.fixed_order  # one timestamp throughout: any order walks it
+            if order == "DESC" or last is None:
+                newest = stamps[0] if order == "DESC" else stamps[-1]
+            else:
+                newest, reuse, floor = last, None, head.count
+        _check_epoch(newest, operation, field)
+        self.state.order = order
+        self.state.pin = newest + 1 if user_upper is None else min(user_upper, newest + 1)
+        return reuse, floor
+
+    def _check_nothing(self, head: Page[RawItem]) -> None:
+        """An empty first page is the end of the walk only if it counts no entries."""
+        if head.count > 0:
+            operation = self.stream._operation_id
+            raise _malformed(operation, f"{head.count} entries counted, none served")
 
 
 class _Marker:
@@ -698,6 +1060,7 @@ class _Fetched:
 
     query: QueryPairs
     offset: int
+    limit: int
     body: bytes
 
 
@@ -714,12 +1077,12 @@ def _as_int(value: object) -> int | None:
 
 @attrs.define
 class _SnapshotFilter:
-    """Drops what a segment's widened time bounds let in: entries past the pin, entries on the
-    already-walked side of the cursor, and those at the cursor's timestamp already yielded."""
+    """Drops what a segment's widened time bounds let in: entries at the pin (an API whose
+    upper bound is inclusive), entries on the already-walked side of the cursor, and those at
+    the cursor's timestamp already yielded. Pages reach it checked: sorted, in bounds."""
 
-    ts_field: str
     order: Order
-    pin: int | None
+    pin: int
     cursor: _Cursor
     key_fields: tuple[str, ...] = ()
     _skip: Counter[str] = attrs.field(init=False)
@@ -727,37 +1090,24 @@ class _SnapshotFilter:
     def __attrs_post_init__(self) -> None:
         self._skip = Counter(self.cursor.keys)
 
-    def apply(self, items: list[RawItem]) -> list[RawItem]:
+    def apply(self, items: list[RawItem], stamps: list[int]) -> list[RawItem]:
         if not items:
             return items
-        ts = self.ts_field
         pin = self.pin
         cur = self.cursor.ts
+        desc = self.order == "DESC"
         # Pages are sorted by timestamp: when both ends are well inside the window, so is
         # every entry between them, and the page passes untouched (the common case).
-        first, last = items[0].get(ts), items[-1].get(ts)
-        if isinstance(first, int) and isinstance(last, int):
-            lo, hi = (last, first) if self.order == "DESC" else (first, last)
-            inside_pin = pin is None or hi < pin
-            if cur is None:
-                inside_cursor = True
-            elif self.order == "DESC":
-                inside_cursor = hi < cur
-            else:
-                inside_cursor = lo > cur
-            if inside_pin and inside_cursor:
-                return items
+        lo, hi = (stamps[-1], stamps[0]) if desc else (stamps[0], stamps[-1])
+        if hi < pin and (cur is None or (hi < cur if desc else lo > cur)):
+            return items
         skip = self._skip
         kept: list[RawItem] = []
-        for item in items:
-            t = item.get(ts)
-            if not isinstance(t, int):
-                kept.append(item)
-                continue
-            if pin is not None and t >= pin:
+        for item, t in zip(items, stamps, strict=True):
+            if t >= pin:
                 continue
             if cur is not None:
-                if (self.order == "DESC" and t > cur) or (self.order == "ASC" and t < cur):
+                if (desc and t > cur) or (not desc and t < cur):
                     continue
                 if t == cur and skip:
                     key = _entry_key(item, self.key_fields)
@@ -773,6 +1123,7 @@ class _WalkState:
     """Mutable progress of one walk: what has been yielded and where the cursor is."""
 
     pin: int | None = None
+    order: Order | None = None
     yielded: int = 0
     offset: int = 0
     repairs: int = 0
@@ -790,6 +1141,7 @@ class _WalkState:
             return cls()
         return cls(
             pin=checkpoint.pin,
+            order=checkpoint.order,
             yielded=checkpoint.yielded,
             offset=checkpoint.offset,
             cursor=_Cursor(checkpoint.cursor, Counter(checkpoint.cursor_keys)),
