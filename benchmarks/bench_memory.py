@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from weavr_async import BackOffice, Identity
+from weavr_async import BackOffice, Identity, RateBudget
 
 from ._table import print_table
 
@@ -24,7 +24,9 @@ MODES = ("baseline", "streamed", "collected")
 
 
 async def walk(info: dict[str, Any], mode: str) -> int:
-    async with BackOffice(api_key=info["api_key"], base_url=info["url"]) as bo:
+    async with BackOffice(
+        api_key=info["api_key"], base_url=info["url"], budget=RateBudget.unlimited()
+    ) as bo:
         stream = bo.identity(Identity.corporate(info["identity"])).managed_accounts.statement(
             info["account"], concurrency=8
         )

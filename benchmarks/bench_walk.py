@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from weavr_async import BackOffice, Identity
+from weavr_async import BackOffice, Identity, RateBudget
 
 from ._server import simulator
 from ._table import print_table
@@ -72,7 +72,10 @@ async def _count(session: aiohttp.ClientSession, url: str, headers: dict[str, st
 
 async def sdk_walk(info: dict[str, Any], concurrency: int, raw: bool) -> int:
     async with BackOffice(
-        api_key=info["api_key"], base_url=info["url"], max_concurrency=max(16, concurrency)
+        api_key=info["api_key"],
+        base_url=info["url"],
+        max_concurrency=max(16, concurrency),
+        budget=RateBudget.unlimited(),
     ) as bo:
         stream = bo.identity(Identity.corporate(info["identity"])).managed_accounts.statement(
             info["account"], concurrency=concurrency

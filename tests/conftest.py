@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 import pytest
 from contract import make_request_validator, response_violation
 
-from weavr_async import BackOffice, Identity, Retry
+from weavr_async import BackOffice, Identity, RateBudget, Retry
 from weavr_async.testing import FakeBackOffice, RecordedRequest
 
 # Retries in tests wait milliseconds, not seconds: same code path, shorter sleeps.
@@ -56,8 +56,13 @@ async def fake() -> AsyncIterator[FakeBackOffice]:
 
 @pytest.fixture
 async def bo(fake: FakeBackOffice) -> AsyncIterator[BackOffice]:
+    # The simulator enforces no limit unless a test sets one: pace only after a 429.
     async with BackOffice(
-        api_key=fake.api_key, base_url=fake.url, retry=FAST_RETRY, timeout=5.0
+        api_key=fake.api_key,
+        base_url=fake.url,
+        retry=FAST_RETRY,
+        timeout=5.0,
+        budget=RateBudget.unlimited(),
     ) as client:
         yield client
 

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import pytest
 
-from weavr_async import BackOffice, Identity, StatementEntry
+from weavr_async import BackOffice, Identity, RateBudget, StatementEntry
 from weavr_async.cli import main
 from weavr_async.cli._progress import Bar, ProgressBoard, draw_bar
 from weavr_async.cli._reconcile import StatementCheck
@@ -250,7 +250,9 @@ async def test_simulate_serves_until_sigterm(tmp_path: Path) -> None:
                 info["identity"], info["account"] = line.split()[1], line.split()[3]
     kind, _, identity_id = info["identity"].partition(":")
     assert kind == "corporate"
-    async with BackOffice(info["WEAVR_API_KEY"], base_url=info["WEAVR_BASE_URL"]) as client:
+    async with BackOffice(
+        info["WEAVR_API_KEY"], base_url=info["WEAVR_BASE_URL"], budget=RateBudget.unlimited()
+    ) as client:
         accounts = client.identity(Identity.corporate(identity_id)).managed_accounts
         assert (await accounts.get(info["account"])).id == info["account"]
         assert len(await accounts.statement(info["account"]).collect()) == 250

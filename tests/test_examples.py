@@ -22,7 +22,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from weavr_async import BackOffice, Identity
+from weavr_async import BackOffice, Identity, RateBudget
 from weavr_async.testing import FakeBackOffice, RecordedRequest, SeededIdentity, SeededInstrument
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -191,7 +191,9 @@ async def test_reconcile_reports_every_account(simulator: FakeBackOffice, tmp_pa
     stranger = reconcile.AccountRow(identity_of(owners[0]), seeded[-1][1].id)  # not its account
     report_path = tmp_path / "report.csv"
 
-    async with BackOffice(simulator.api_key, base_url=simulator.url, max_concurrency=8) as bo:
+    async with BackOffice(
+        simulator.api_key, base_url=simulator.url, max_concurrency=8, budget=RateBudget.unlimited()
+    ) as bo:
         report = await reconcile.reconcile(bo, [*rows, stranger], report_path, concurrency=2)
 
     assert len(report) == len(rows) + 1

@@ -8,7 +8,7 @@ import pytest
 
 import weavr_async.resources  # noqa: F401  (declares every operation)
 from weavr_async._operation import OPERATIONS, epoch_millis, query_pairs
-from weavr_async._transport import join_url, parse_rate_limit_reset
+from weavr_async._wire import join_url, parse_rate_limit_reset
 
 
 def test_path_values_are_percent_encoded() -> None:

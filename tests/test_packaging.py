@@ -42,7 +42,7 @@ NOT_SOURCE = shutil.ignore_patterns(
 SMOKE = """
 import asyncio
 
-from weavr_async import BackOffice, Identity
+from weavr_async import RateBudget, BackOffice, Identity
 from weavr_async.testing import FakeBackOffice
 
 
@@ -50,7 +50,7 @@ async def main() -> None:
     async with FakeBackOffice(seed=3) as fake:
         corporate = fake.add_identity("CORPORATE")
         account = fake.add_managed_account(corporate, currency="GBP", history=20)
-        async with BackOffice(fake.api_key, base_url=fake.url) as bo:
+        async with BackOffice(fake.api_key, base_url=fake.url, budget=RateBudget.unlimited()) as bo:
             acme = bo.identity(Identity.corporate(corporate.id))
             got = await acme.managed_accounts.get(account.id)
             entries = await acme.managed_accounts.statement(account.id).collect()

@@ -16,6 +16,7 @@ from weavr_async import (
     InvalidRequest,
     MalformedResponse,
     Progress,
+    RateBudget,
     Retry,
 )
 from weavr_async._pagination import PAGE_TASK_NAME
@@ -74,7 +75,9 @@ async def test_pages_are_fetched_concurrently_up_to_the_stream_limit(
 ) -> None:
     session, counts = traced
     account = fake.add_managed_account(corp.id, currency="EUR", history=3_000)
-    async with BackOffice(api_key=fake.api_key, base_url=fake.url, session=session) as client:
+    async with BackOffice(
+        api_key=fake.api_key, base_url=fake.url, session=session, budget=RateBudget.unlimited()
+    ) as client:
         await client.identity(corp).managed_accounts.get(account.id)
         fake.latency = 0.02
         stream = client.identity(corp).managed_accounts.statement(
@@ -91,7 +94,11 @@ async def test_client_wide_cap_bounds_many_streams_together(
     session, counts = traced
     accounts = [fake.add_managed_account(corp.id, currency="EUR", history=800) for _ in range(4)]
     async with BackOffice(
-        api_key=fake.api_key, base_url=fake.url, session=session, max_concurrency=5
+        api_key=fake.api_key,
+        base_url=fake.url,
+        session=session,
+        max_concurrency=5,
+        budget=RateBudget.unlimited(),
     ) as client:
         acme = client.identity(corp)
         fake.latency = 0.01
@@ -175,7 +182,11 @@ async def test_walk_is_exact_under_faults(fake: FakeBackOffice, corp: Identity) 
     fake.faults.script_malformed(count=1, kind="truncated", operation_id="managedAccountStatement")
     patient = Retry(max_attempts=12, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=0.05)
     async with BackOffice(
-        api_key=fake.api_key, base_url=fake.url, retry=patient, timeout=5
+        api_key=fake.api_key,
+        base_url=fake.url,
+        retry=patient,
+        timeout=5,
+        budget=RateBudget.unlimited(),
     ) as client:
         stream = client.identity(corp).managed_accounts.statement(
             account.id, order="ASC", page_size=250, concurrency=4
@@ -250,7 +261,9 @@ async def test_cancelled_walks_leak_no_task_or_connection(
     connector = aiohttp.TCPConnector(limit=4)
     async with (
         aiohttp.ClientSession(connector=connector) as session,
-        BackOffice(api_key=fake.api_key, base_url=fake.url, session=session) as client,
+        BackOffice(
+            api_key=fake.api_key, base_url=fake.url, session=session, budget=RateBudget.unlimited()
+        ) as client,
     ):
         acme = client.identity(corp)
         await acme.managed_accounts.get(account.id)
@@ -428,7 +441,9 @@ def test_a_walk_left_open_at_loop_shutdown_closes_quietly() -> None:
         async with FakeBackOffice(seed=3) as fake:
             ident = fake.add_identity("CORPORATE")
             account = fake.add_managed_account(ident, currency="EUR", history=3_000)
-            client = BackOffice(api_key=fake.api_key, base_url=fake.url)
+            client = BackOffice(
+                api_key=fake.api_key, base_url=fake.url, budget=RateBudget.unlimited()
+            )
             stream = client.identity(Identity.corporate(ident.id)).managed_accounts.statement(
                 account.id, page_size=100, concurrency=4
             )
@@ -457,11 +472,14 @@ async def test_every_entry_once_in_order_with_faults_and_arrivals(
     card = fake.add_managed_card(corp.id, currency="EUR", history=900)
     fake.add_transfers(corp.id, count=640)
     patient = Retry(max_attempts=12, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=0.02)
-    async with BackOffice(api_key=fake.api_key, base_url=fake.url, retry=patient) as client:
+    async with BackOffice(
+        api_key=fake.api_key, base_url=fake.url, retry=patient, budget=RateBudget.unlimited()
+    ) as client:
         acme = client.identity(corp)
         await acme.managed_accounts.get(account.id)
         fake.faults.error_rate = 0.15
         fake.faults.rate_limit_rate = 0.08
+        fake.faults.rate_limit_reset = 0  # (each would pause the client for its reset)
         fake.faults.malformed_rate = 0.08
         fake.arrivals_per_statement_request = 2
         fake.arrivals_per_transfers_request = 2
@@ -492,7 +510,9 @@ async def test_every_entry_once_in_order_with_faults_and_arrivals(
 
 
 async def client_list(fake: FakeBackOffice, corp: Identity) -> AsyncIterator[object]:
-    async with BackOffice(api_key=fake.api_key, base_url=fake.url) as client:
+    async with BackOffice(
+        api_key=fake.api_key, base_url=fake.url, budget=RateBudget.unlimited()
+    ) as client:
         async for transfer in client.identity(corp).transfers.list():
             yield transfer
 
@@ -546,7 +566,9 @@ async def test_back_dating_on_every_request_still_ends_with_every_entry_once(
         account = fake.add_managed_account(ident, currency="EUR", history=600)
         before = set(ids(fake.ledger(account)))
         holder.update(fake=fake, account=account, at=fake.ledger(account)[10]["processedTimestamp"])
-        async with BackOffice(api_key=fake.api_key, base_url=fake.url) as client:
+        async with BackOffice(
+            api_key=fake.api_key, base_url=fake.url, budget=RateBudget.unlimited()
+        ) as client:
             stream = client.identity(ident.identity).managed_accounts.statement(
                 account.id, page_size=100, concurrency=1
             )

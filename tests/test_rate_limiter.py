@@ -1,11 +1,11 @@
-"""Client-wide rate limiting: one 429 slows the whole client, not each task on its own."""
+"""Client-wide rate limiting: one 429 slows the whole client (its budget), not each task."""
 
 from __future__ import annotations
 
 import asyncio
 
-from weavr_async import BackOffice, Identity, Retry
-from weavr_async._transport import RateLimiter, parse_rate_limit
+from weavr_async import BackOffice, Identity, RateBudget, Retry
+from weavr_async._wire import parse_rate_limit
 from weavr_async.testing import FakeBackOffice
 
 
@@ -17,33 +17,45 @@ def test_the_exceeded_limit_and_its_window_are_read_from_the_header() -> None:
     assert parse_rate_limit({}) is None
 
 
-async def test_after_a_429_request_starts_are_paced_then_relax() -> None:
-    limiter = RateLimiter()
-    assert await limiter.wait() == 0.0
-    limiter.limited(0.0, (10, 0.02))  # 10 per 20 ms: a start every 2 ms, with a 10% margin
-    assert limiter.interval == 0.0022
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    await asyncio.gather(*(limiter.wait() for _ in range(6)))
-    assert loop.time() - started >= 5 * 0.0022  # five gaps between six starts
-    limiter.succeeded()
-    assert limiter.interval == 0.0022  # not yet: relaxing waits for quiet windows
-    await asyncio.sleep(0.02 * RateLimiter.RELAX_AFTER_WINDOWS + 0.01)
-    limiter.succeeded()
-    assert limiter.interval == 0.0022 * 0.75
+async def test_a_429_closes_the_budget_for_its_reset_and_teaches_its_window(
+    fake: FakeBackOffice, corp: Identity
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR")
+    retry = Retry(max_attempts=3, base_delay=0.001, max_delay=0.01)
+    async with BackOffice(
+        fake.api_key, base_url=fake.url, retry=retry, budget=RateBudget.unlimited()
+    ) as client:
+        session = client.identity(corp)
+        await session.managed_accounts.get(account.id)
+        fake.faults.script_rate_limit(count=1, reset=0.2, operation_id="managedAccountGet")
+        started = asyncio.get_running_loop().time()
+        await session.managed_accounts.get(account.id)
+        assert asyncio.get_running_loop().time() - started >= 0.19
+        assert client.stats.rate_limited == 1
+        assert client.stats.rate_limit_wait_seconds >= 0.19
 
 
-async def test_disabled_limiter_never_waits() -> None:
-    limiter = RateLimiter(adaptive=False)
-    limiter.limited(5.0, (1, 10.0))
-    assert await limiter.wait() == 0.0
+async def test_without_adaptive_pacing_the_budget_learns_nothing(
+    fake: FakeBackOffice, corp: Identity
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR")
+    retry = Retry(max_attempts=3, base_delay=0.001, adaptive_rate_limit=False)
+    async with BackOffice(
+        fake.api_key, base_url=fake.url, retry=retry, budget=RateBudget.unlimited()
+    ) as client:
+        fake.faults.script_rate_limit(count=1, reset=0.05, operation_id="managedAccountGet")
+        await client.identity(corp).managed_accounts.get(account.id)
+        assert client.budget.limits == ()
+        assert client.stats.rate_limited == 1
 
 
 async def _burst(fake: FakeBackOffice, corp: Identity, *, adaptive: bool) -> tuple[int, int]:
     """Four concurrent walks against a server allowing 10 requests per 0.25 s window."""
     accounts = [fake.add_managed_account(corp.id, currency="EUR", history=600) for _ in range(4)]
     retry = Retry(max_attempts=60, base_delay=0.01, max_delay=0.05, adaptive_rate_limit=adaptive)
-    async with BackOffice(api_key=fake.api_key, base_url=fake.url, retry=retry) as client:
+    async with BackOffice(
+        api_key=fake.api_key, base_url=fake.url, retry=retry, budget=RateBudget.unlimited()
+    ) as client:
         acme = client.identity(corp)
         await acme.managed_accounts.get(accounts[0].id)
         fake.set_rate_limit(10, window=0.25)

@@ -25,6 +25,7 @@ from weavr_async import (
     InstrumentRef,
     MalformedResponse,
     NotFound,
+    RateBudget,
     TransportError,
     Unauthorized,
     WeavrError,
@@ -113,7 +114,11 @@ async def test_no_key_or_token_shows_anywhere_in_a_busy_session(fake: FakeBackOf
 
     with every_logger_at_debug() as captured:
         async with BackOffice(
-            api_key=fake.api_key, base_url=fake.url, retry=FAST_RETRY, timeout=2.0
+            api_key=fake.api_key,
+            base_url=fake.url,
+            retry=FAST_RETRY,
+            timeout=2.0,
+            budget=RateBudget.unlimited(),
         ) as bo:
             first = bo.identity(Identity.corporate(acme.id))
             second = bo.identity(Identity.consumer(globex.id))
@@ -178,7 +183,10 @@ async def test_no_key_or_token_shows_anywhere_in_a_busy_session(fake: FakeBackOf
         async with (
             garbage,
             BackOffice(
-                api_key=fake.api_key, base_url=f"http://127.0.0.1:{port}/x", retry=FAST_RETRY
+                api_key=fake.api_key,
+                base_url=f"http://127.0.0.1:{port}/x",
+                retry=FAST_RETRY,
+                budget=RateBudget.unlimited(),
             ) as odd_server,
         ):
             await expect(
@@ -186,7 +194,9 @@ async def test_no_key_or_token_shows_anywhere_in_a_busy_session(fake: FakeBackOf
                 odd_server.identity(Identity.corporate(acme.id)).managed_accounts.get(source.id),
             )
             shown += [repr(odd_server), repr(odd_server._transport)]
-        async with BackOffice(api_key=WRONG_KEY, base_url=fake.url, retry=FAST_RETRY) as wrong:
+        async with BackOffice(
+            api_key=WRONG_KEY, base_url=fake.url, retry=FAST_RETRY, budget=RateBudget.unlimited()
+        ) as wrong:
             refused = wrong.identity(Identity.corporate(acme.id))
             await expect(Unauthorized, refused.managed_accounts.get(source.id))
             shown += [repr(wrong), repr(wrong._transport)]
@@ -285,7 +295,9 @@ async def test_tls_certificates_are_verified_by_default(
 ) -> None:
     fake, url = https_fake
     ident = Identity.corporate(fake.add_identity("CORPORATE").id)
-    async with BackOffice(api_key=fake.api_key, base_url=url, retry=FAST_RETRY) as bo:
+    async with BackOffice(
+        api_key=fake.api_key, base_url=url, retry=FAST_RETRY, budget=RateBudget.unlimited()
+    ) as bo:
         with pytest.raises(TransportError) as caught:
             await asyncio.wait_for(bo.access_tokens.create(ident), 10.0)
     assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorCertificateError)
@@ -299,7 +311,13 @@ async def test_tls_with_the_servers_authority_given_succeeds(
     seeded = fake.add_identity("CORPORATE")
     account = fake.add_managed_account(seeded, currency="EUR", history=30)
     trusted = ssl.create_default_context(cafile=str(self_signed[0]))
-    async with BackOffice(api_key=fake.api_key, base_url=url, retry=FAST_RETRY, ssl=trusted) as bo:
+    async with BackOffice(
+        api_key=fake.api_key,
+        base_url=url,
+        retry=FAST_RETRY,
+        ssl=trusted,
+        budget=RateBudget.unlimited(),
+    ) as bo:
         session = bo.identity(Identity.corporate(seeded.id))
         got = await asyncio.wait_for(session.managed_accounts.get(account.id), 10.0)
         entries = await asyncio.wait_for(

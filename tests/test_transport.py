@@ -11,12 +11,14 @@ from conftest import FAST_RETRY
 
 from weavr_async import (
     BackOffice,
+    BudgetExhausted,
     Conflict,
     CurrencyAmount,
     Identity,
     InstrumentRef,
     MalformedResponse,
     NotFound,
+    RateBudget,
     RateLimited,
     Retry,
     ServerError,
@@ -89,15 +91,36 @@ async def test_non_idempotent_write_is_not_repeated_after_it_was_sent(
 async def test_429_waits_for_the_reset_then_succeeds(fake: FakeBackOffice, corp: Identity) -> None:
     account = fake.add_managed_account(corp.id, currency="EUR")
     fake.faults.script_rate_limit(count=1, reset=1, operation_id="managedAccountGet")
-    retry = Retry(max_attempts=3, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=0.2)
-    async with BackOffice(api_key=fake.api_key, base_url=fake.url, retry=retry) as client:
+    retry = Retry(max_attempts=3, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=2.0)
+    async with BackOffice(
+        api_key=fake.api_key, base_url=fake.url, retry=retry, budget=RateBudget.unlimited()
+    ) as client:
         loop = asyncio.get_running_loop()
         started = loop.time()
         await client.identity(corp).managed_accounts.get(account.id)
         elapsed = loop.time() - started
     assert client.stats.rate_limited == 1
-    # The reset said 1 s; this client caps rate-limit waits at 0.2 s.
-    assert 0.19 <= elapsed < 1.0
+    assert fake.count("managedAccountGet") == 2
+    # The reset said 1 s: the retry was not sent before (it would only have met a 429).
+    assert 0.99 <= elapsed < 1.8
+
+
+async def test_a_reset_longer_than_the_caller_waits_is_budget_exhausted_at_once(
+    fake: FakeBackOffice, corp: Identity
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR")
+    fake.faults.script_rate_limit(count=1, reset=30, operation_id="managedAccountGet")
+    retry = Retry(max_attempts=3, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=2.0)
+    async with BackOffice(
+        api_key=fake.api_key, base_url=fake.url, retry=retry, budget=RateBudget.unlimited()
+    ) as client:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(BudgetExhausted) as caught:
+            await client.identity(corp).managed_accounts.get(account.id)
+        assert loop.time() - started < 0.5  # no silent wait, no request sent into the gate
+        assert 29 <= caught.value.retry_after <= 30
+        assert fake.count("managedAccountGet") == 1
 
 
 async def test_429_on_every_attempt_surfaces_as_rate_limited(
@@ -106,7 +129,9 @@ async def test_429_on_every_attempt_surfaces_as_rate_limited(
     account = fake.add_managed_account(corp.id, currency="EUR")
     fake.faults.script_rate_limit(count=10, reset=0, operation_id="managedAccountGet")
     retry = Retry(max_attempts=2, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=0.01)
-    async with BackOffice(api_key=fake.api_key, base_url=fake.url, retry=retry) as client:
+    async with BackOffice(
+        api_key=fake.api_key, base_url=fake.url, retry=retry, budget=RateBudget.unlimited()
+    ) as client:
         with pytest.raises(RateLimited) as caught:
             await client.identity(corp).managed_accounts.get(account.id)
     assert caught.value.status == 429 and caught.value.retry_after == 0
@@ -115,7 +140,10 @@ async def test_429_on_every_attempt_surfaces_as_rate_limited(
 async def test_malformed_bodies_are_typed_errors(fake: FakeBackOffice, corp: Identity) -> None:
     account = fake.add_managed_account(corp.id, currency="EUR")
     async with BackOffice(
-        api_key=fake.api_key, base_url=fake.url, retry=Retry.disabled()
+        api_key=fake.api_key,
+        base_url=fake.url,
+        retry=Retry.disabled(),
+        budget=RateBudget.unlimited(),
     ) as client:
         session = client.identity(corp)
         await session.managed_accounts.get(account.id)  # token first
@@ -154,7 +182,9 @@ async def test_api_errors_carry_status_code_message_and_request_ref(
 
 
 async def test_wrong_api_key_is_unauthorized(fake: FakeBackOffice, corp: Identity) -> None:
-    async with BackOffice(api_key="wrong-key", base_url=fake.url, retry=FAST_RETRY) as client:
+    async with BackOffice(
+        api_key="wrong-key", base_url=fake.url, retry=FAST_RETRY, budget=RateBudget.unlimited()
+    ) as client:
         with pytest.raises(Unauthorized) as caught:
             await client.identity(corp).managed_accounts.get("1")
     assert caught.value.status == 401
@@ -168,7 +198,10 @@ async def test_unreachable_server_is_a_transport_error() -> None:
     server.close()
     await server.wait_closed()
     async with BackOffice(
-        api_key="k", base_url=f"http://127.0.0.1:{port}/multi/backoffice", retry=FAST_RETRY
+        api_key="k",
+        base_url=f"http://127.0.0.1:{port}/multi/backoffice",
+        retry=FAST_RETRY,
+        budget=RateBudget.unlimited(),
     ) as client:
         with pytest.raises(TransportError):
             await client.access_tokens.create(Identity.corporate("1"))
@@ -178,7 +211,11 @@ async def test_unreachable_server_is_a_transport_error() -> None:
 async def test_timeouts_become_transport_errors(fake: FakeBackOffice, corp: Identity) -> None:
     account = fake.add_managed_account(corp.id, currency="EUR")
     async with BackOffice(
-        api_key=fake.api_key, base_url=fake.url, retry=Retry.disabled(), timeout=0.2
+        api_key=fake.api_key,
+        base_url=fake.url,
+        retry=Retry.disabled(),
+        timeout=0.2,
+        budget=RateBudget.unlimited(),
     ) as client:
         session = client.identity(corp)
         await session.managed_accounts.get(account.id)
@@ -192,10 +229,14 @@ async def test_external_session_is_shared_and_never_closed(
 ) -> None:
     account = fake.add_managed_account(corp.id, currency="EUR")
     async with aiohttp.ClientSession() as session:
-        async with BackOffice(api_key=fake.api_key, base_url=fake.url, session=session) as bo:
+        async with BackOffice(
+            api_key=fake.api_key, base_url=fake.url, session=session, budget=RateBudget.unlimited()
+        ) as bo:
             await bo.identity(corp).managed_accounts.get(account.id)
         assert not session.closed
-        async with BackOffice(api_key=fake.api_key, base_url=fake.url, session=session) as bo2:
+        async with BackOffice(
+            api_key=fake.api_key, base_url=fake.url, session=session, budget=RateBudget.unlimited()
+        ) as bo2:
             await bo2.identity(corp).managed_accounts.get(account.id)
         assert not session.closed
 
@@ -205,7 +246,11 @@ async def test_max_concurrency_caps_requests_in_flight(
 ) -> None:
     accounts = [fake.add_managed_account(corp.id, currency="EUR") for _ in range(3)]
     async with BackOffice(
-        api_key=fake.api_key, base_url=fake.url, max_concurrency=3, retry=FAST_RETRY
+        api_key=fake.api_key,
+        base_url=fake.url,
+        max_concurrency=3,
+        retry=FAST_RETRY,
+        budget=RateBudget.unlimited(),
     ) as bo:
         await bo.identity(corp).managed_accounts.get(accounts[0].id)
         fake.latency = 0.05

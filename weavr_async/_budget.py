@@ -81,6 +81,14 @@ class RateBudget:
         return cls(STANDARD_LIMITS)
 
     @classmethod
+    def unlimited(cls) -> RateBudget:
+        """No window of its own: requests start at once until a 429 teaches one (for the
+        simulator, or a programme whose limits are enforced elsewhere)."""
+        budget = cls(STANDARD_LIMITS)
+        budget._windows = []
+        return budget
+
+    @classmethod
     def redis(
         cls,
         url: str,
@@ -252,7 +260,7 @@ class RateBudget:
 
     def _tighten(self, limit: int, seconds: float) -> None:
         """Pace below a limit a 429 taught, unless a known window already implies it."""
-        newest = max(self._windows, key=lambda w: w.limit).starts
+        newest = max(self._windows, key=lambda w: w.limit).starts if self._windows else ()
         # Tightening a configured window keeps it configured: only learned ones are dropped.
         configured = any(w.seconds == seconds and not w.learned for w in self._windows)
         replacement = Window(limit, seconds, learned=not configured, starts=newest)

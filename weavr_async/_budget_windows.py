@@ -42,6 +42,11 @@ MAX_IMPOSED_SECONDS = 86_400.0
 it teaches (`x-ratelimit-limit`'s `w=`) are clamped to a day, Weavr's longest window, so a
 broken or hostile header (`1, 1;w=1000000`) cannot hang a client for longer than that."""
 
+MIN_LEARNED_RATE = 10_000 / 86_400.0
+"""The slowest pace (requests a second) a 429 can teach: Weavr's standard daily window. The
+API documents its limits as raised on request, never lowered, so a header that claims less
+(`1, 1;w=86400`: one request a day) is not believed below this."""
+
 MAX_LEARNED_WINDOWS = 4
 """Windows learned from 429s beyond the configured ones; the oldest learned is dropped first."""
 
@@ -203,7 +208,8 @@ def clamped_seconds(value: float | None) -> float | None:
 
 
 def clamped_limit(limit: Limit | None) -> Limit | None:
-    """A server-sent (requests, seconds), clamped: at least 1 request, at most a day."""
+    """A server-sent (requests, seconds), clamped: at most a day, and at least as many
+    requests as `MIN_LEARNED_RATE` allows in that time (at least 1)."""
     if limit is None:
         return None
     try:
@@ -215,4 +221,5 @@ def clamped_limit(limit: Limit | None) -> Limit | None:
         return None
     if not isinstance(count, int | float) or not math.isfinite(count):
         return None
-    return (max(1, int(count)), clamped)
+    floor = math.ceil(clamped * MIN_LEARNED_RATE - 1e-9)
+    return (max(1, floor, int(count)), clamped)

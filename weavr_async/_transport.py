@@ -26,6 +26,7 @@ import backoff
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from ._budget import RateBudget
 from ._operation import Operation, QueryPairs
 from ._tracing import span
 from ._version import USER_AGENT
@@ -43,7 +44,6 @@ __all__ = [
     "Auth",
     "CallOptions",
     "DownloadSink",
-    "RateLimiter",
     "Response",
     "Retry",
     "Transport",
@@ -57,8 +57,6 @@ DEFAULT_MAX_BODY_SIZE = 32 * 1024**2
 """JSON bodies larger than this are refused (a 500-entry statement page is about 0.5 MB)."""
 DEFAULT_MAX_DOWNLOAD_SIZE = 2 * 1024**3
 """Statement files larger than this are refused rather than filling a disk."""
-MAX_PACING_INTERVAL = 10.0
-"""The longest gap between request starts a 429 can impose on the client (seconds)."""
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _ERROR_BODY_LIMIT = 64 * 1024
 _CHUNK = 64 * 1024
@@ -90,17 +88,24 @@ class Retry:
     the same budget. `deadline` bounds the seconds one logical call spends with the server
     and waiting between its attempts, all attempts together (time queued behind the client's
     own concurrency cap and rate gate is not counted); None for no bound. A 429's
-    `x-ratelimit-reset` replaces the computed wait, capped by `max_rate_limit_wait`. With
-    `adaptive_rate_limit` (the default) a 429 slows the whole client down (see
-    `RateLimiter`); without it each request waits out its own 429.
+    `x-ratelimit-reset` closes the client's `RateBudget` for that long, and what its
+    `x-ratelimit-limit` says becomes a window of the budget (`adaptive_rate_limit`, the
+    default; without it each request waits out its own 429). `max_rate_limit_wait` is the
+    longest a request waits for the budget: past it the call fails with `BudgetExhausted`
+    (carrying when the budget returns) instead of hanging; None waits as long as it takes.
     """
 
     max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
     base_delay: float = attrs.field(default=0.2, validator=attrs.validators.ge(0))
     max_delay: float = attrs.field(default=10.0, validator=attrs.validators.ge(0))
-    max_rate_limit_wait: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    max_rate_limit_wait: float | None = attrs.field(default=120.0)
     adaptive_rate_limit: bool = True
     deadline: float | None = attrs.field(default=60.0)
+
+    @max_rate_limit_wait.validator
+    def _check_wait(self, _: attrs.Attribute[float | None], value: float | None) -> None:
+        if value is not None and not value >= 0:
+            raise ValueError("max_rate_limit_wait must be >= 0 (or None)")
 
     @deadline.validator
     def _check_deadline(self, _: attrs.Attribute[float | None], value: float | None) -> None:
@@ -198,71 +203,6 @@ def _is_transient(error: BaseException) -> bool:
     return bool(getattr(error, "_transient", False))
 
 
-class RateLimiter:
-    """Client-wide pacing learned from the API's 429s, shared by every identity and stream.
-
-    A 429 closes the gate for its `x-ratelimit-reset` and paces request starts a little below
-    the exceeded limit (`x-ratelimit-limit`), never more than `MAX_PACING_INTERVAL` apart, so
-    that a burst of tasks queues politely instead of each retrying into the next 429. The
-    pace relaxes by a quarter after every `RELAX_AFTER_WINDOWS` windows without a 429, until
-    requests flow unpaced: a limit that was lifted is noticed, one that was not costs a 429
-    only now and then.
-    """
-
-    MARGIN = 1.1
-    RELAX_AFTER_WINDOWS = 8
-
-    def __init__(self, *, adaptive: bool = True) -> None:
-        self.adaptive = adaptive
-        self._open_at = 0.0
-        self._interval = 0.0
-        self._next_slot = 0.0
-        self._window = 1.0
-        self._last_limited = 0.0
-
-    @property
-    def interval(self) -> float:
-        """Seconds between request starts while paced (0 when unpaced)."""
-        return self._interval
-
-    def limited(self, reset: float, limit: tuple[int, float] | None) -> None:
-        if not self.adaptive:
-            return
-        now = time.monotonic()
-        self._open_at = max(self._open_at, now + reset)
-        self._last_limited = now
-        if limit is not None:
-            count, window = limit
-            self._window = window
-            paced = self.MARGIN * window / count
-        else:
-            paced = max(self._interval * 2, 0.05)
-        self._interval = min(max(self._interval, paced), MAX_PACING_INTERVAL)
-
-    def succeeded(self) -> None:
-        quiet = time.monotonic() - self._last_limited
-        if self._interval and quiet > self._window * self.RELAX_AFTER_WINDOWS:
-            self._last_limited = time.monotonic()
-            self._interval *= 0.75
-            if self._interval < 0.001:
-                self._interval = 0.0
-
-    async def wait(self) -> float:
-        """Wait for this request's turn; returns the seconds waited."""
-        if not self.adaptive:
-            return 0.0
-        now = time.monotonic()
-        start = max(now, self._open_at)
-        if self._interval:
-            start = max(start, self._next_slot)
-            self._next_slot = start + self._interval
-        delay = start - now
-        if delay <= 0:
-            return 0.0
-        await asyncio.sleep(delay)
-        return delay
-
-
 def decode_json(raw: bytes) -> Any:
     """orjson decode with the cyclic GC paused: a 500-entry page allocates thousands of dicts,
     and letting the collector run over and over while they are built (and over every page
@@ -326,6 +266,7 @@ class Transport:
         proxy: str | None = None,
         trust_env: bool = True,
         trace_configs: list[aiohttp.TraceConfig] | None = None,
+        budget: RateBudget | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -342,7 +283,7 @@ class Transport:
         self.max_download_size = max_download_size
         self._ssl = ssl
         self._slots = asyncio.Semaphore(max_concurrency)
-        self.rate_limiter = RateLimiter(adaptive=retry.adaptive_rate_limit)
+        self.budget = budget if budget is not None else RateBudget.unlimited()
         self.stats = TransportStats()
         self._closed = False
 
@@ -555,9 +496,10 @@ class Transport:
             headers["idempotency-ref"] = request.idempotency_ref
         if request.body is not None:
             headers["content-type"] = "application/json"
-        queued = time.monotonic()
-        self.stats.rate_limit_wait_seconds += await self.rate_limiter.wait()
         async with self._slots:
+            # The start is recorded in the budget as close to the send as it can be.
+            waited = await self.budget.acquire(max_wait=options.retry.max_rate_limit_wait)
+            self.stats.rate_limit_wait_seconds += waited
             started = time.monotonic()
             self.stats.requests += 1
             try:
@@ -600,7 +542,7 @@ class Transport:
                     operation=op.operation_id,
                 ) from None
             finally:
-                clock.spent += time.monotonic() - max(started, queued)
+                clock.spent += time.monotonic() - started
         log.debug(
             "%s %s -> %s in %.1f ms (request-ref %s)",
             op.method,
@@ -609,7 +551,6 @@ class Transport:
             (time.monotonic() - started) * 1000,
             request_ref_of(resp.headers),
         )
-        self.rate_limiter.succeeded()
         return result
 
     @staticmethod
@@ -689,11 +630,16 @@ class Transport:
         if status == 429:
             self.stats.rate_limited += 1
             reset = parse_rate_limit_reset(resp.headers)
-            wait = min(reset if reset is not None else 1.0, retry.max_rate_limit_wait)
-            self.rate_limiter.limited(wait, parse_rate_limit(resp.headers))
-            # A 429 is a refusal to act: retrying it cannot apply anything twice. With the
-            # shared limiter the retry queues behind the gate; without it, it waits alone.
-            raise _Retryable(api_error, wait_hint=0.0 if self.rate_limiter.adaptive else wait)
+            wait = reset if reset is not None else 1.0
+            # A 429 is a refusal to act: retrying it cannot apply anything twice.
+            if retry.adaptive_rate_limit:
+                # Every identity and stream of the client waits it out (and, with a shared
+                # budget, every process); the retry goes through the budget like any start.
+                self.budget.learn(parse_rate_limit(resp.headers), wait)
+                raise _Retryable(api_error, wait_hint=0.0)
+            if retry.max_rate_limit_wait is not None:
+                wait = min(wait, retry.max_rate_limit_wait)
+            raise _Retryable(api_error, wait_hint=wait)
         if status in _RETRY_STATUSES and op.retry_safe:
             raise _Retryable(api_error)
         raise api_error

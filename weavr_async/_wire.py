@@ -117,8 +117,9 @@ def parse_rate_limit(headers: Mapping[str, str]) -> tuple[int, float] | None:
     """The limit that was exceeded and its window in seconds, from `x-ratelimit-limit`.
 
     The header reads like `20, 10;w=60, 20;w=3600`: the exceeded limit first, then every
-    limit in force with its window. Without a matching window the limit is taken per second.
-    Windows beyond `MAX_RATE_LIMIT_WINDOW`, non-finite or not positive, are not believed.
+    limit in force with its window. Without a matching window the limit is taken per second;
+    a window beyond `MAX_RATE_LIMIT_WINDOW`, non-finite or not positive is not believed, and
+    then nothing is (None).
     """
     raw = headers.get("x-ratelimit-limit")
     if not raw or len(raw) > 1024:
@@ -136,6 +137,7 @@ def parse_rate_limit(headers: Mapping[str, str]) -> tuple[int, float] | None:
                 window = _finite(field[2:])
                 if window is not None and 0 < window <= MAX_RATE_LIMIT_WINDOW:
                     return exceeded, window
+                return None  # a window was given and is not believable: learn nothing
     return exceeded, 1.0
 
 

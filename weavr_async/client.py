@@ -15,6 +15,7 @@ import aiohttp
 import attrs
 from yarl import URL
 
+from ._budget import RateBudget
 from ._tokens import IdentityAuth, TokenStore
 from ._transport import (
     DEFAULT_MAX_BODY_SIZE,
@@ -78,6 +79,11 @@ class BackOffice:
     refused with `MalformedResponse`. The session the client creates honours `HTTP(S)_PROXY`
     and `NO_PROXY` (`trust_env`, on by default) or an explicit `proxy=`, and takes aiohttp
     `trace_configs`.
+
+    Every request start draws on `budget`, the API's rate limits: by default Weavr's standard
+    ones for this client alone (`RateBudget.standard()`: 100 a minute, 1,000 an hour, 10,000
+    a day); `RateBudget.redis(...)` shares one budget among every process of a programme, and
+    `RateBudget.unlimited()` paces only after a 429 (the simulator, raised limits).
     """
 
     def __init__(
@@ -98,6 +104,7 @@ class BackOffice:
         proxy: str | None = None,
         trust_env: bool = True,
         trace_configs: list[aiohttp.TraceConfig] | None = None,
+        budget: RateBudget | None = None,
     ) -> None:
         if not isinstance(api_key, str) or not api_key:
             raise InvalidRequest("api_key", "an API key is required")
@@ -115,6 +122,8 @@ class BackOffice:
             raise InvalidRequest("max_concurrency", "must be a positive integer")
         if not isinstance(page_concurrency, int) or page_concurrency < 1:
             raise InvalidRequest("page_concurrency", "must be a positive integer")
+        if budget is not None and not isinstance(budget, RateBudget):
+            raise InvalidRequest("budget", "expected a RateBudget (RateBudget.standard(), ...)")
         if session is not None and trace_configs is not None:
             raise InvalidRequest("trace_configs", "give them to the session you pass instead")
         self._api_key = Secret(api_key)
@@ -132,7 +141,9 @@ class BackOffice:
             proxy=_proxy(proxy),
             trust_env=bool(trust_env),
             trace_configs=trace_configs,
+            budget=budget if budget is not None else RateBudget.standard(),
         )
+        self._owns_budget = budget is None
         self._owner = True
         self._page_concurrency = page_concurrency
         self._tokens = TokenStore(self._fetch_token, max_identities=max_identities)
@@ -209,6 +220,13 @@ class BackOffice:
         return IdentitySession(identity, self._context(IdentityAuth(self._tokens, identity)))
 
     @property
+    def budget(self) -> RateBudget:
+        """The rate budget every request of this client draws on: `budget.snapshot()` (or
+        `await budget.status()`) tells what is left per window, `budget.time_for(n)` how long
+        n more requests take."""
+        return self._transport.budget
+
+    @property
     def stats(self) -> TransportStats:
         """Requests, retries, 429s and token refreshes so far."""
         return self._transport.stats
@@ -223,6 +241,8 @@ class BackOffice:
             return
         await self._tokens.close()
         await self._transport.close()
+        if self._owns_budget:
+            await self._transport.budget.aclose()
 
     async def __aenter__(self) -> BackOffice:
         return self

@@ -7,7 +7,7 @@ import asyncio
 
 from weavr_async.testing import FakeBackOffice
 
-from ._storm import HOSTILE, REALISTIC, run_storm
+from ._storm import BURST, HOSTILE, REALISTIC, run_storm
 from .conftest import Figures
 
 STORM_DEADLINE = 60.0
@@ -23,7 +23,7 @@ async def test_realistic_fault_rate_everything_succeeds_exactly_once(
     # time (block/unblock may fail: they are not repeated once they may have been applied).
     assert storm.figures["walk resumes"] == 0
     assert storm.figures["writes failed, re-issued"] == 0
-    assert storm.burst == (40, 40)
+    assert storm.burst == (BURST, BURST)
     injected = chaos_fake.faults.injected
     for kind in ("error", "rate_limiter", "drop", "drop_after_commit", "malformed"):
         assert injected[kind] > 0, f"no {kind} fault was injected: the storm proved nothing"

@@ -146,4 +146,5 @@ async def bystander() -> AsyncIterator[HostileServer]:
 @pytest.fixture
 async def client(hostile: HostileServer) -> AsyncIterator[BackOffice]:
     async with BackOffice(API_KEY, base_url=hostile.url, retry=QUICK_RETRY, timeout=2.0) as bo:
+        # (The standard budget: no hostile test comes near 100 requests a minute.)
         yield bo

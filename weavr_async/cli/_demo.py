@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import aiohttp
 import attrs
 
+from weavr_async import RateBudget
+
 from .. import BackOffice, Identity, Retry
 from . import _args
 from ._progress import Bar, ProgressBoard
@@ -123,6 +125,9 @@ def configure_faults(fake: FakeBackOffice) -> None:
     """A little of everything a real walk meets: 5xx, 429s with reset headers, new entries."""
     fake.faults.error_rate = 0.02
     fake.faults.rate_limit_rate = 0.01
+    # Sporadic 429s that say "retry now": the client's budget would otherwise rightly pause
+    # every walk for each one's reset, and a demo is about the walks.
+    fake.faults.rate_limit_reset = 0
     fake.arrivals_per_statement_request = 1
     fake.arrivals_per_transfers_request = 1
 
@@ -182,7 +187,7 @@ async def walk_all(
     # Retries wait milliseconds and a 429 holds the client back for at most 0.2 s: the demo
     # shows the mechanisms at work (client-wide rate limiting included) without spending its
     # minute asleep.
-    retry = Retry(max_attempts=8, base_delay=0.01, max_delay=0.2, max_rate_limit_wait=0.2)
+    retry = Retry(max_attempts=8, base_delay=0.01, max_delay=0.2, max_rate_limit_wait=2.0)
     page_concurrency = max(2, min(8, options.concurrency // 4))
     try:
         async with BackOffice(
@@ -192,6 +197,7 @@ async def walk_all(
             retry=retry,
             max_concurrency=options.concurrency,
             page_concurrency=page_concurrency,
+            budget=RateBudget.unlimited(),
         ) as client:
             board.start()
             begun = time.monotonic()

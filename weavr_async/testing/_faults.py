@@ -57,6 +57,9 @@ class Faults:
         # enforce; this is the limit they advertise (a client that paces itself by it should
         # not be slowed down much). `set_rate_limit` enforces a real one.
         self.rate_limit_header = "1000, 1000;w=1"
+        # ... and the x-ratelimit-reset they send (whole seconds, as the contract types it; a
+        # client that believes it waits that long: 0 keeps a test about something else fast).
+        self.rate_limit_reset = 1
         self.injected: Counter[str] = Counter()
 
     def script(
@@ -126,7 +129,7 @@ class Faults:
         if self.error_rate and rng.random() < self.error_rate:
             return FaultAction("error", status=rng.choice(_ERROR_STATUSES))
         if self.rate_limit_rate and rng.random() < self.rate_limit_rate:
-            return FaultAction("rate_limit", status=429, reset=1)
+            return FaultAction("rate_limit", status=429, reset=self.rate_limit_reset)
         if self.drop_rate and rng.random() < self.drop_rate:
             return FaultAction("drop")
         if self.drop_after_commit_rate and rng.random() < self.drop_after_commit_rate:
