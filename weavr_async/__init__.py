@@ -1,5 +1,6 @@
 """weavr-async: the asyncio SDK for the Weavr Multi Product BackOffice API (v3)."""
 
+from . import reconcile
 from ._budget import RateBudget, WindowState
 from ._pagination import Checkpoint, Page, Progress, Stream
 from ._responses import ResponseInfo, response_info
@@ -103,5 +104,6 @@ __all__ = [
     "WebhookVerificationError",
     "WindowState",
     "__version__",
+    "reconcile",
     "response_info",
 ]

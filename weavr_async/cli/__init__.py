@@ -7,6 +7,7 @@ import sys
 
 from .. import __version__
 from ._demo import add_parser as add_demo
+from ._reconcile_cmd import add_parser as add_reconcile
 from ._simulate import add_parser as add_simulate
 from ._statement import add_parser as add_statement
 
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo(commands)
     add_statement(commands)
     add_simulate(commands)
+    add_reconcile(commands)
     return parser
 
 

@@ -41,8 +41,9 @@ Semantics worth knowing:
   (COMPLETED, same id, amount and time, the other side outside the programme).
   ``corrupt(instrument, fault)`` plants one fault that makes exactly one check fail:
   ``break_chain`` (balance_chain), ``misstate_end_balance`` (balance_equation),
-  ``duplicate_entry`` (unique_transactions), ``drop_entry`` (count: counted, never served),
-  ``lose_transfer`` (transfers_on_statement), ``forget_transfer`` (statement_transfers_known).
+  ``duplicate_entry`` (unique_transactions), ``drop_entry`` (count: the newest entry is
+  counted, never served), ``lose_transfer`` (transfers_on_statement), ``forget_transfer``
+  (statement_transfers_known).
 * Fees: ``fee_types`` maps fee type to amount; a fee adds a CHARGE_FEE entry. DEBIT_MODE cards
   and destroyed instruments answer UNRESOLVED_INSTRUMENT; a fee type worth 0 answers
   FEE_AMOUNT_NOT_SET.

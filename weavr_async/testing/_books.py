@@ -102,8 +102,9 @@ def record_statement_transfers(backend: Backend, inst: _Instrument) -> int:
 
 def corrupt(backend: Backend, inst: _Instrument, fault: str) -> str:
     """Plant `fault` (one of `BOOK_FAULTS`) in the books of `inst`, near the middle of its
-    history; returns the transaction or transfer id it concerns ("" for a misstated end
-    balance). Raises ValueError when the instrument's books cannot carry that fault."""
+    history (`drop_entry`: its newest entry); returns the transaction or transfer id it
+    concerns ("" for a misstated end balance). Raises ValueError when the instrument's books
+    cannot carry that fault."""
     if fault not in BOOK_FAULTS:
         raise ValueError(f"unknown book fault {fault!r}; choose from {', '.join(BOOK_FAULTS)}")
     ledger = inst.ledger
@@ -125,9 +126,9 @@ def corrupt(backend: Backend, inst: _Instrument, fault: str) -> str:
     if fault == "duplicate_entry":
         return _duplicate_entry(ledger)
     if fault == "drop_entry":
-        middle = len(ledger) // 2
-        _misstatement(backend, inst).hidden.add(ledger.txid[middle])
-        return str(ledger.txid[middle])
+        # The newest entry: a walk meets it first, when it pins its snapshot.
+        _misstatement(backend, inst).hidden.add(ledger.txid[-1])
+        return str(ledger.txid[-1])
     return _forget_transfer(backend, inst)
 
 

@@ -525,14 +525,14 @@ class FakeBackOffice:
         return record_statement_transfers(self._backend, self._instrument(instrument))
 
     def corrupt(self, instrument: InstrumentLike, fault: BookFault) -> str:
-        """Plant one fault in the instrument's books, near the middle of its history, so that
-        exactly one check of `weavr_async.reconcile` fails for it:
+        """Plant one fault in the instrument's books (near the middle of its history, but for
+        ``drop_entry``), so that exactly one check of `weavr_async.reconcile` fails for it:
 
         * ``break_chain`` (balance_chain): one entry's balance-after is off by one;
         * ``misstate_end_balance`` (balance_equation): every endBalance served is off by one;
         * ``duplicate_entry`` (unique_transactions): a second entry, same transaction id, time
           and state, moving nothing;
-        * ``drop_entry`` (count): an entry is counted but never served;
+        * ``drop_entry`` (count): the newest entry is counted but never served;
         * ``lose_transfer`` (transfers_on_statement): a COMPLETED transfer into the
           instrument that is not on its statement;
         * ``forget_transfer`` (statement_transfers_known): the transfer of one TRANSFER entry

@@ -1,0 +1,114 @@
+"""How a run makes its client, the same way in this process and on every worker of a cluster.
+
+Everything here travels to workers inside task arguments, so it holds no secret: the API key
+is read from the environment of the process that opens the client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import warnings
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Literal
+
+import attrs
+
+from .._budget import STANDARD_LIMITS, RateBudget
+from .._transport import SANDBOX_URL, Retry
+from ..client import BackOffice
+from ..errors import InvalidRequest
+
+__all__ = [
+    "API_KEY_VARIABLE",
+    "ClientSettings",
+    "api_key_from_env",
+    "connect",
+    "make_budget",
+    "open_client",
+]
+
+API_KEY_VARIABLE = "WEAVR_API_KEY"
+Limits = tuple[tuple[int, float], ...]
+
+
+@attrs.frozen
+class ClientSettings:
+    """The client of a run, minus its key. `budget` is the API's rate limits: Weavr's
+    `"standard"` ones, `"unlimited"` (pace only after a 429: the simulator, raised limits) or
+    windows of (requests, seconds); with `redis_url` the budget is shared by every process
+    using the same URL and `budget_key`. `retry.max_rate_limit_wait` is how long a request
+    may wait for the budget before the run stops with `BudgetExhausted`."""
+
+    base_url: str = SANDBOX_URL
+    max_concurrency: int = 16
+    page_concurrency: int = 4
+    timeout: float = 30.0
+    retry: Retry | None = None
+    budget: Literal["standard", "unlimited"] | Limits = "standard"
+    redis_url: str | None = attrs.field(default=None, repr=False)
+    budget_key: str = "weavr-async"
+
+
+def api_key_from_env() -> str:
+    key = os.environ.get(API_KEY_VARIABLE, "").strip()
+    if not key:
+        raise InvalidRequest(API_KEY_VARIABLE, "is not set: export your BackOffice API key")
+    return key
+
+
+def client_takes_budget() -> bool:
+    """Whether this version of `BackOffice` takes `budget=`."""
+    return "budget" in inspect.signature(BackOffice).parameters
+
+
+def make_budget(settings: ClientSettings) -> RateBudget:
+    """The run's `RateBudget` (see `ClientSettings.budget`); the caller closes it."""
+    budget = settings.budget
+    if settings.redis_url is not None:
+        if budget == "unlimited":
+            raise InvalidRequest("budget", "an unlimited budget has nothing to share in Redis")
+        limits: Sequence[tuple[int, float]] = STANDARD_LIMITS if budget == "standard" else budget
+        return RateBudget.redis(settings.redis_url, limits=limits, key=settings.budget_key)
+    if budget == "standard":
+        return RateBudget.standard()
+    if budget == "unlimited":
+        return RateBudget.unlimited()
+    return RateBudget(budget)
+
+
+def open_client(
+    api_key: str, settings: ClientSettings, budget: RateBudget | None = None
+) -> BackOffice:
+    """A client for the run drawing on `budget` (see `make_budget`; None: the client's
+    default), which stays the caller's to close."""
+    kwargs: dict[str, Any] = {
+        "base_url": settings.base_url,
+        "max_concurrency": settings.max_concurrency,
+        "page_concurrency": settings.page_concurrency,
+        "timeout": settings.timeout,
+        "retry": settings.retry,
+    }
+    if budget is not None:
+        if client_takes_budget():
+            kwargs["budget"] = budget
+        else:
+            warnings.warn(
+                "this BackOffice does not take a budget yet: requests are paced by its own "
+                "rate limiting only",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    return BackOffice(api_key, **kwargs)
+
+
+@contextlib.asynccontextmanager
+async def connect(api_key: str, settings: ClientSettings) -> AsyncIterator[BackOffice]:
+    """A client for the run with the budget its settings say; both closed on exit."""
+    budget = make_budget(settings)
+    try:
+        async with open_client(api_key, settings, budget) as client:
+            yield client
+    finally:
+        await budget.aclose()
