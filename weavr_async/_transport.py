@@ -57,6 +57,7 @@ DEFAULT_MAX_BODY_SIZE = 32 * 1024**2
 """JSON bodies larger than this are refused (a 500-entry statement page is about 0.5 MB)."""
 DEFAULT_MAX_DOWNLOAD_SIZE = 2 * 1024**3
 """Statement files larger than this are refused rather than filling a disk."""
+LEARNED_WINDOW_MARGIN = 1.1
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _ERROR_BODY_LIMIT = 64 * 1024
 _CHUNK = 64 * 1024
@@ -635,7 +636,7 @@ class Transport:
             if retry.adaptive_rate_limit:
                 # Every identity and stream of the client waits it out (and, with a shared
                 # budget, every process); the retry goes through the budget like any start.
-                self.budget.learn(parse_rate_limit(resp.headers), wait)
+                self.budget.learn(_with_margin(parse_rate_limit(resp.headers)), wait)
                 raise _Retryable(api_error, wait_hint=0.0)
             if retry.max_rate_limit_wait is not None:
                 wait = min(wait, retry.max_rate_limit_wait)
@@ -647,6 +648,12 @@ class Transport:
     def _transport_error(self, op: Operation, exc: BaseException) -> TransportError:
         kind = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
         return TransportError(f"{op.operation_id}: {kind}", operation=op.operation_id)
+
+
+def _with_margin(limit: tuple[int, float] | None) -> tuple[int, float] | None:
+    """A limit a 429 taught, its window widened by `LEARNED_WINDOW_MARGIN`: the budget counts
+    a request when it starts, the API when it arrives, and arrivals jitter by milliseconds."""
+    return None if limit is None else (limit[0], limit[1] * LEARNED_WINDOW_MARGIN)
 
 
 @attrs.define
