@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import nox
@@ -20,17 +21,34 @@ PYTHONS = ["3.11", "3.12", "3.13"]
 TOOLING_EXTRAS = {"docs", "dev"}
 ROOT = Path(__file__).parent
 
+# CPython 3.13 (3.13.0 here; gh-109564): when server-side socket transports left unclosed are
+# collected after their server closed, the second one's __del__ raises TypeError (it detaches
+# from the server, whose Server._wakeup then runs twice). Seen in the simulator's fault tests;
+# on 3.11 and 3.12 the same transports only warn (ResourceWarning, ignored). The suite turns
+# unraisable exceptions into failures, so on 3.13 this one is let by. A filter's fields are
+# split on ":", hence the regex escape for the colon of the message.
+CPYTHON_3_13_SERVER_WAKEUP = (
+    r"ignore:Exception ignored in\x3a <function _SelectorTransport\.__del__"
+    ":pytest.PytestUnraisableExceptionWarning"
+)
+
 nox.options.sessions = ["tests"]
 nox.options.error_on_missing_interpreters = True
 
 
-def test_extras() -> str:
+def extras_for_tests() -> str:
     """The extras of the Makefile's `pip install -e '.[...]'`, less the tooling ones."""
     install = re.search(r"pip install .*-e '\.\[([^\]]+)\]'", (ROOT / "Makefile").read_text())
     if install is None:
         raise RuntimeError("no `pip install -e '.[...]'` line in the Makefile")
     extras = [e.strip() for e in install.group(1).split(",")]
     return ",".join(e for e in extras if e not in TOOLING_EXTRAS)
+
+
+def pytest_filterwarnings() -> list[str]:
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        ini = tomllib.load(f)["tool"]["pytest"]["ini_options"]
+    return list(ini.get("filterwarnings", []))
 
 
 def select_pyenv_versions() -> None:
@@ -61,5 +79,11 @@ select_pyenv_versions()
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """pytest on one Python; arguments after `--` go to pytest (e.g. `-m "not packaging"`)."""
-    session.install("--quiet", "-e", f".[{test_extras()}]")
-    session.run("python", "-m", "pytest", "-q", *session.posargs)
+    session.install("--quiet", "-e", f".[{extras_for_tests()}]")
+    version = session.run("python", "-c", "import sys; print(*sys.version_info[:3])", silent=True)
+    known_bugs = []
+    if isinstance(version, str) and version.split()[:2] == ["3", "13"]:
+        # Added to pyproject's filters, not in place of them (-W cannot hold the colon).
+        filters = [*pytest_filterwarnings(), CPYTHON_3_13_SERVER_WAKEUP]
+        known_bugs = ["-o", "filterwarnings=" + "\n".join(filters)]
+    session.run("python", "-m", "pytest", "-q", *known_bugs, *session.posargs)
