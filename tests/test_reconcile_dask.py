@@ -1,0 +1,154 @@
+"""`weavr_async.reconcile` on Dask distributed: the same results as in one process.
+
+Local clusters of 2 worker processes on 127.0.0.1 reach the simulator served by the test's own
+event loop (the Dask client runs asynchronously on it). Workers read the API key from their
+environment, which they inherit from this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pickle
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from reconcile_books import api_key_in_env, client_settings, run_in_process, seed_books, until
+
+from weavr_async import RateBudget, reconcile
+from weavr_async.cli import main
+from weavr_async.reconcile._dask import IdentityTask
+from weavr_async.testing import FakeBackOffice
+
+distributed: Any = pytest.importorskip("distributed")
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[FakeBackOffice]:
+    async with FakeBackOffice(seed=33) as fake:
+        yield fake
+
+
+async def test_two_workers_give_the_results_of_one_process_with_faults_on(
+    sim: FakeBackOffice, tmp_path: Path
+) -> None:
+    books = await seed_books(sim, 40, history=250, card_history=50)
+    accounts = books.accounts()
+    for account, fault in zip(
+        accounts[::9],
+        ("break_chain", "duplicate_entry", "lose_transfer", "forget_transfer"),
+        strict=False,
+    ):
+        sim.corrupt(account, fault)  # type: ignore[arg-type]
+    sim.faults.error_rate = 0.05  # 5xx on one request in twenty
+    local = await run_in_process(sim, books.targets)
+    assert sim.faults.injected, "no fault was injected"
+
+    with api_key_in_env(sim.api_key):
+        on_dask = await reconcile.reconcile_on_dask(
+            books.targets, client=client_settings(sim), workers=2, state=tmp_path / "state"
+        )
+
+    assert on_dask.exit_code == local.exit_code == 1
+    assert len(on_dask.results) == 80
+    assert reconcile.render_jsonl(on_dask.results) == reconcile.render_jsonl(local.results)
+    assert sum(not r.ok for r in on_dask.results) == 4
+
+
+async def test_a_worker_killed_mid_job_changes_nothing(sim: FakeBackOffice, tmp_path: Path) -> None:
+    books = await seed_books(sim, 12, history=1500, card_history=300)
+    sim.corrupt(books.accounts()[7], "break_chain")
+    expected = await run_in_process(sim, books.targets)
+    sim.reset_requests()
+    sim.latency = 0.004  # tasks long enough to be killed in the middle
+    settings = reconcile.JobSettings(page_concurrency=2, checkpoint_every=0.0)
+    finished: list[reconcile.InstrumentResult] = []
+    with api_key_in_env(sim.api_key):
+        async with (
+            distributed.LocalCluster(
+                n_workers=2,
+                processes=True,
+                threads_per_worker=1,
+                host="127.0.0.1",
+                dashboard_address=None,
+                asynchronous=True,
+            ) as cluster,
+            distributed.Client(cluster, asynchronous=True) as watcher,
+        ):
+            run = asyncio.ensure_future(
+                reconcile.reconcile_on_dask(
+                    books.targets,
+                    client=client_settings(sim),
+                    scheduler=cluster.scheduler_address,
+                    settings=settings,
+                    state=tmp_path / "state",
+                    on_result=finished.append,
+                )
+            )
+            await until(lambda: len(finished) >= 2)
+            busy: dict[str, list[str]] = await watcher.processing()
+            victim = next(worker for worker, keys in busy.items() if keys)
+            with contextlib.suppress(Exception):  # the worker dies before it can answer
+                await asyncio.wait_for(watcher.run(os._exit, 1, workers=[victim]), 10)
+            report = await asyncio.wait_for(run, 60)
+
+    assert reconcile.render_jsonl(report.results) == reconcile.render_jsonl(expected.results)
+    # The killed task ran again in another process, which asked for the identity's token again.
+    assert sim.count("requestAccessToken") > 12
+
+
+async def test_the_command_on_two_workers_sharing_a_redis_budget(
+    sim: FakeBackOffice,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    redis_url: str,
+) -> None:
+    books = await seed_books(sim, 6)
+    sim.corrupt(books.accounts()[3], "misstate_end_balance")
+    source = tmp_path / "instruments.csv"
+    source.write_text(
+        "identity_type,identity_id,instrument_type,instrument_id\n"
+        + "".join(
+            f"{t.identity.type},{t.identity.id},{t.instrument.type},{t.instrument.id}\n"
+            for t in books.targets
+        )
+    )
+    monkeypatch.setenv("WEAVR_API_KEY", sim.api_key)
+    common = ["reconcile", "--input", str(source), "--base-url", sim.url, "--quiet"]
+    alone, shared = tmp_path / "alone.jsonl", tmp_path / "shared.jsonl"
+    assert await asyncio.to_thread(main, [*common, "--budget", "unlimited", "-o", str(alone)]) == 1
+    sim.reset_requests()
+
+    status = await asyncio.to_thread(
+        main,
+        [*common, "--workers", "2", "--redis", redis_url, "--budget", "100000/60",
+         "--budget-key", "reconcile-test", "-o", str(shared)],
+    )  # fmt: skip
+
+    assert status == 1
+    assert shared.read_bytes() == alone.read_bytes()
+    budget = RateBudget.redis(redis_url, limits=[(100_000, 60.0)], key="reconcile-test")
+    try:
+        (window,) = await budget.status()
+    finally:
+        await budget.aclose()
+    # Every request of both workers was drawn from the one budget in Redis.
+    assert window.used == len(sim.requests) > 0
+
+
+def test_a_task_carries_no_secret() -> None:
+    books = [
+        reconcile.Target.of("CORPORATE", "1", "managed_accounts", "2"),
+        reconcile.Target.of("CORPORATE", "1", "managed_cards", "3"),
+    ]
+    settings = reconcile.ClientSettings(redis_url="redis://:hunter2@127.0.0.1:6379/0")
+    task = IdentityTask(
+        books[0].identity, tuple(books), settings, reconcile.Window(), reconcile.JobSettings(), None
+    )
+    with api_key_in_env("key-that-must-stay-home"):
+        blob = pickle.dumps(task)
+    assert b"key-that-must-stay-home" not in blob
+    assert "hunter2" not in repr(task)
