@@ -2,7 +2,7 @@
 
 from . import reconcile
 from ._budget import RateBudget, WindowState
-from ._pagination import Checkpoint, Page, Progress, Stream
+from ._pagination import Checkpoint, Page, Progress, Stream, WalkPlan
 from ._responses import ResponseInfo, response_info
 from ._transport import Retry, TransportStats
 from ._version import __version__
@@ -100,6 +100,7 @@ __all__ = [
     "User",
     "WaitStalled",
     "WaitTimeout",
+    "WalkPlan",
     "WeavrError",
     "WebhookVerificationError",
     "WindowState",

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import math
 import re
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
@@ -42,8 +43,9 @@ from typing import Any, Generic, Literal, TypeVar
 import attrs
 import orjson
 
+from ._budget import RateBudget
 from ._operation import Operation, QueryPairs, query_pairs
-from .errors import InvalidRequest, MalformedResponse
+from .errors import BudgetExhausted, InvalidRequest, MalformedResponse
 from .models import CurrencyAmount, structure, structure_many
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "Progress",
     "SnapshotRule",
     "Stream",
+    "WalkPlan",
 ]
 
 T = TypeVar("T")
@@ -118,6 +121,15 @@ class Page(Generic[T]):
     start_balance: CurrencyAmount | None = None
     end_balance: CurrencyAmount | None = None
     footer: str | None = None
+
+
+@attrs.frozen
+class WalkPlan:
+    """The rest of a walk: entries left, page requests they need, seconds under the budget."""
+
+    entries: int
+    requests: int
+    seconds: float
 
 
 @attrs.define(slots=True)
@@ -412,8 +424,10 @@ class Stream(Generic[T]):
         concurrency: int,
         checkpoint: Checkpoint | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        budget: RateBudget | None = None,
     ) -> None:
         self._endpoint = endpoint
+        self._budget = budget
         self._fetch = fetch
         self._item_type = item_type
         self._params = dict(params)
@@ -486,10 +500,23 @@ class Stream(Generic[T]):
         """The entries as the API's JSON objects, undecoded: the fastest way through a walk."""
         return self._items(decode=False)
 
+    def plan(self) -> WalkPlan | None:
+        """What the rest of the current walk needs: page requests, and the seconds they take
+        under the client's rate budget from its state now; None until the first page has
+        told the total. A plan, not a reservation (other callers draw on the budget too)."""
+        total = self.progress.total
+        if total is None:
+            return None
+        yielded = self._state.yielded_items() if self._state is not None else 0
+        left = max(0, total - yielded)
+        requests = math.ceil(left / self._page_size)
+        seconds = self._budget.time_for(requests) if self._budget is not None else 0.0
+        return WalkPlan(entries=left, requests=requests, seconds=seconds)
+
     async def pages(self) -> AsyncGenerator[Page[T], None]:
         walk = self._begin(typed=True, balances=self._endpoint.balances)
         try:
-            while (page := await walk.next_page()) is not None:
+            while (page := await self._next_page(walk)) is not None:
                 walk.state.consumed = len(page.items)  # a page handed out counts as yielded
                 yield page
                 self._after_yield(page)
@@ -508,7 +535,7 @@ class Stream(Generic[T]):
         # outer one's cleanup; here `finally` cancels the pages in flight, once.
         walk = self._begin(typed=decode, balances=False)
         try:
-            while (page := await walk.next_page()) is not None:
+            while (page := await self._next_page(walk)) is not None:
                 state = walk.state
                 for index, item in enumerate(page.items, 1):
                     state.consumed = index
@@ -517,6 +544,15 @@ class Stream(Generic[T]):
             self.progress.total = self.progress.items
         finally:
             await walk.close()
+
+    async def _next_page(self, walk: _Walk) -> Page[Any] | None:
+        try:
+            return await walk.next_page()
+        except BudgetExhausted as exc:
+            # The walk stops where it stands, and says where that is: resume from here once
+            # the budget returns (`exc.available_at`).
+            exc.checkpoint = self.checkpoint
+            raise
 
     def _begin(self, *, typed: bool, balances: bool) -> _Walk:
         self.progress = Progress()

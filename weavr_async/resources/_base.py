@@ -165,6 +165,7 @@ class Resource:
                 concurrency=workers,
                 checkpoint=checkpoint,
                 on_progress=on_progress,
+                budget=transport.budget,
             )
         except ValueError as exc:
             raise InvalidRequest("checkpoint", str(exc)) from exc
