@@ -1,8 +1,10 @@
-"""Reconciliation of a statement walk, page by page, in constant memory.
+"""The demo's reconciliation of its walks, page by page, in constant memory.
 
-Duplicates are found without remembering the whole walk: the walk is ordered by timestamp, so a
-repeated entry can only reappear among the entries of its own timestamp. The checker keeps the
-keys of the current timestamp only, and separately flags any step backwards in time.
+Statements are checked by `weavr_async.reconcile`'s `StatementChecks`, told here as short
+phrases. Transfer walks are checked for duplicates without remembering the whole walk: the walk
+is ordered by timestamp, so a repeated transfer can only reappear among those of its own
+timestamp; the checker keeps the keys of the current timestamp only, and separately flags any
+step backwards in time.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Literal
 
 import attrs
 
-from ..models import StatementEntry, Transfer
+from ..models import CurrencyAmount, StatementEntry, Transfer
+from ..reconcile import StatementChecks
 
 __all__ = ["OrderedKeys", "StatementCheck", "TransferCheck"]
 
@@ -41,24 +44,25 @@ class OrderedKeys:
 
 @attrs.define
 class StatementCheck:
-    """Reconciles one instrument's statement walked oldest first (`order="ASC"`).
+    """Reconciles one instrument's statement walked oldest first (`order="ASC"`), with the
+    checks of `weavr_async.reconcile` (`StatementChecks`).
 
-    Feed it every page (`add_page`) with the page's start/end balances; `problems()` then lists
-    what failed: the balance equation (start + adjustments == end), the balance-after chain,
-    duplicate transaction ids, order, and the count against the snapshot total.
+    Feed it every page (`add_page`) with the page's count and start/end balances; `problems()`
+    then lists what failed, as short phrases: the balance equation (start + adjustments ==
+    end), the balance-after chain, duplicate transactions, and the count against the snapshot
+    total.
     """
 
-    entries: int = 0
-    pages: int = 0
-    start: int | None = None
-    end: int | None = None
-    adjustments: int = 0
+    checks: StatementChecks = attrs.field(factory=StatementChecks)
     expected: int | None = None
-    chain_breaks: int = 0
-    first_break: int | None = None
-    missing_balances: int = 0
-    _running: int | None = None
-    _keys: OrderedKeys = attrs.field(factory=lambda: OrderedKeys("ASC"))
+
+    @property
+    def entries(self) -> int:
+        return self.checks.entries
+
+    @property
+    def pages(self) -> int:
+        return self.checks.pages
 
     def add_page(
         self,
@@ -68,55 +72,36 @@ class StatementCheck:
         start_balance: int | None,
         end_balance: int | None,
     ) -> None:
-        if self.pages == 0:
+        if self.checks.pages == 0:
             self.expected = count
-            self.start = start_balance
-            self._running = start_balance
-        if end_balance is not None:
-            self.end = end_balance
-        self.pages += 1
-        keys = self._keys
-        running = self._running
-        for entry in items:
-            self.entries += 1
-            keys.add(
-                entry.processed_timestamp, (entry.transaction_id.type, entry.transaction_id.id)
-            )
-            adjustment = entry.actual_balance_adjustment
-            amount = adjustment.amount if adjustment is not None else 0
-            self.adjustments += amount
-            after = entry.actual_balance_after or entry.balance_after
-            if after is None:
-                self.missing_balances += 1
-                running = None
-                continue
-            if running is not None and after.amount != running + amount:
-                self.chain_breaks += 1
-                if self.first_break is None:
-                    self.first_break = self.entries
-            running = after.amount
-        self._running = running
+        self.checks.add_page(items, _money(start_balance), _money(end_balance))
 
     def problems(self) -> list[str]:
+        checks = self.checks
+        checks.total = self.expected if self.expected is not None else 0
+        outcomes = checks.outcomes()
         found: list[str] = []
-        if self.start is not None and self.end is not None:
-            if self.start + self.adjustments != self.end:
-                delta = self.end - self.start - self.adjustments
+        if outcomes["balance_equation"].failed:
+            if checks.start is None or checks.end is None:
+                found.append("no start/end balance")
+            else:
+                delta = checks.end - checks.start - checks.adjustments
                 found.append(f"start+adjustments≠end (off by {delta:+,})")
-        elif self.entries:
-            found.append("no start/end balance")
-        if self.chain_breaks:
-            found.append(f"chain broken ×{self.chain_breaks} (first at #{self.first_break})")
-        if self.missing_balances:
-            found.append(f"{self.missing_balances:,} entries without balance")
-        if self._keys.duplicates:
-            found.append(f"{self._keys.duplicates} duplicate(s)")
-        if self._keys.disorders:
-            found.append(f"out of order ×{self._keys.disorders}")
-        expected = self.expected if self.expected is not None else 0
-        if self.entries != expected:
-            found.append(f"count {self.entries:,}≠{expected:,}")
+        if checks.breaks.count:
+            first = checks.breaks.items[0]["entry"]
+            found.append(f"chain broken ×{checks.breaks.count} (first at #{first})")
+        if checks.missing_balances and outcomes["balance_chain"].failed:
+            found.append(f"{checks.missing_balances:,} entries without balance")
+        if checks.duplicates.count:
+            found.append(f"{checks.duplicates.count} duplicate(s)")
+        if outcomes["count"].failed:
+            found.append(f"count {checks.entries:,}≠{checks.total:,}")
         return found
+
+
+def _money(amount: int | None) -> CurrencyAmount | None:
+    # The checks read amounts only: the demo's figures carry no currency.
+    return None if amount is None else CurrencyAmount("", amount)
 
 
 @attrs.define
