@@ -5,10 +5,14 @@
 
 INPUT.csv has the header `identity_type,identity_id,account_id`, one account a row: the API
 cannot list an identity's accounts, so the job is told them. Each statement is walked oldest
-first and checked page by page, in constant memory: the opening balance plus every adjustment
-must give the closing balance, each entry's balance-after must follow from the previous one, and
-no entry may appear twice. REPORT.csv gets one row per account; the exit status is 1 if any
-account failed to reconcile.
+first and checked page by page, in constant memory, by the checks of `weavr_async.reconcile`:
+the opening balance plus every adjustment must give the closing balance, each entry's
+balance-after must follow from the previous one, and no entry may appear twice. REPORT.csv gets
+one row per account; the exit status is 1 if any account failed to reconcile.
+
+This is a job of your own built on those checks. The whole job, with cards, the cross-ledger
+checks against transfers, checkpoints to resume from and a Dask executor, is the library's
+`weavr_async.reconcile` and the `weavr-async reconcile` command.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from weavr_async import (
     StatementEntry,
     WeavrError,
 )
+from weavr_async.reconcile import StatementChecks
 from weavr_async.testing import FakeBackOffice
 
 IDENTITY_TYPES = {"CORPORATE": Identity.corporate, "CONSUMER": Identity.consumer}
@@ -53,72 +58,56 @@ class ReportRow:
     result: str  # "ok", or what failed
 
 
-@dataclasses.dataclass
 class StatementCheck:
-    """The checks of one statement walked oldest first, fed one page at a time."""
+    """The checks of one statement walked oldest first, fed one page at a time: those of
+    `weavr_async.reconcile` (the balance-after chain, start + adjustments = end, no
+    transaction twice), in constant memory, told the way this job's report wants them."""
 
-    currency: str | None = None
-    start: int | None = None
-    end: int | None = None
-    entries: int = 0
-    adjustments: int = 0
-    chain_breaks: int = 0
-    duplicates: int = 0
-    disorders: int = 0
-    _balance: int | None = None
-    _timestamp: int | None = None
-    _seen_at_timestamp: set[tuple[str, str, str]] = dataclasses.field(default_factory=set)
+    def __init__(self) -> None:
+        self.checks = StatementChecks()
 
     def add(self, page: Page[StatementEntry]) -> None:
         # Every page carries the balances of the walk's window: the opening one is the first
         # page's, the closing one the last page's.
-        if self.start is None and page.start_balance is not None:
-            self.currency = page.start_balance.currency
-            self.start = self._balance = page.start_balance.amount
-        if page.end_balance is not None:
-            self.end = page.end_balance.amount
-        for entry in page.items:
-            self.entries += 1
-            moved = entry.actual_balance_adjustment
-            amount = moved.amount if moved is not None else 0
-            self.adjustments += amount
-            expected = None if self._balance is None else self._balance + amount
-            after = entry.actual_balance_after
-            if after is not None and expected is not None and after.amount != expected:
-                self.chain_breaks += 1
-            self._balance = after.amount if after is not None else expected
-            self._check_unique(entry)
+        self.checks.add_page(page.items, page.start_balance, page.end_balance)
 
-    def _check_unique(self, entry: StatementEntry) -> None:
-        # The walk is ordered by timestamp, so a repeated entry can only sit among the entries
-        # of its own timestamp: remembering those is enough, whatever the history's length.
-        # A transaction may have several entries (PENDING, then COMPLETED): the state is part
-        # of the key.
-        ts = entry.processed_timestamp
-        if ts != self._timestamp:
-            if self._timestamp is not None and ts < self._timestamp:
-                self.disorders += 1
-            self._timestamp = ts
-            self._seen_at_timestamp.clear()
-        key = (entry.transaction_id.type, entry.transaction_id.id, entry.entry_state)
-        if key in self._seen_at_timestamp:
-            self.duplicates += 1
-        self._seen_at_timestamp.add(key)
+    @property
+    def currency(self) -> str | None:
+        return self.checks.currency
+
+    @property
+    def start(self) -> int | None:
+        return self.checks.start
+
+    @property
+    def end(self) -> int | None:
+        return self.checks.end
+
+    @property
+    def entries(self) -> int:
+        return self.checks.entries
+
+    @property
+    def chain_breaks(self) -> int:
+        return self.checks.breaks.count
+
+    @property
+    def duplicates(self) -> int:
+        return self.checks.duplicates.count
 
     def verdict(self) -> str:
+        checks = self.checks
         problems = []
-        if self.start is not None and self.end is not None:
-            if self.start + self.adjustments != self.end:
-                gap = self.end - self.start - self.adjustments
+        if checks.outcomes()["balance_equation"].failed:
+            if checks.start is None or checks.end is None:
+                problems.append("no start/end balance")
+            else:
+                gap = checks.end - checks.start - checks.adjustments
                 problems.append(f"start + adjustments misses end by {gap:+}")
-        elif self.entries:
-            problems.append("no start/end balance")
         if self.chain_breaks:
             problems.append(f"{self.chain_breaks} balance-after break(s)")
         if self.duplicates:
             problems.append(f"{self.duplicates} duplicate(s)")
-        if self.disorders:
-            problems.append(f"{self.disorders} entries out of order")
         return "; ".join(problems) or "ok"
 
 
