@@ -31,6 +31,7 @@ from weavr_async import (
     BackOffice,
     Identity,
     Page,
+    RateBudget,
     StatementEntry,
     WeavrError,
 )
@@ -181,12 +182,18 @@ def write_report(path: Path, report: list[ReportRow]) -> None:
 
 
 async def run(
-    rows: list[AccountRow], report_path: Path, api_key: str, base_url: str
+    rows: list[AccountRow],
+    report_path: Path,
+    api_key: str,
+    base_url: str,
+    budget: RateBudget | None = None,
 ) -> list[ReportRow]:
-    # One client for the whole job: one token per identity, and one budget of 32 requests in
+    # One client for the whole job: one token per identity, and one cap of 32 requests in
     # flight shared by all walks (4 each), so the load on the API stays the same however many
     # accounts the job is given.
-    async with BackOffice(api_key, base_url=base_url, max_concurrency=32) as bo:
+    # The client paces requests within the API's budget (Weavr's standard limits unless told
+    # otherwise): a job larger than the hour's budget waits for it.
+    async with BackOffice(api_key, base_url=base_url, max_concurrency=32, budget=budget) as bo:
         return await reconcile(bo, rows, report_path, concurrency=4)
 
 
@@ -202,7 +209,9 @@ async def demo(workdir: Path) -> list[ReportRow]:
         input_path = workdir / "accounts.csv"
         await asyncio.to_thread(write_accounts, input_path, accounts)
         rows = await asyncio.to_thread(read_rows, input_path)
-        return await run(rows, workdir / "report.csv", fake.api_key, fake.url)
+        # The simulator has no rate limits: nothing to pace.
+        unlimited = RateBudget.unlimited()
+        return await run(rows, workdir / "report.csv", fake.api_key, fake.url, unlimited)
 
 
 def write_accounts(path: Path, accounts: Sequence[tuple[str, str, str]]) -> None:
