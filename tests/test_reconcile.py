@@ -19,8 +19,9 @@ import orjson
 import pytest
 from reconcile_books import client_settings, run_in_process, seed_books, until
 
-from weavr_async import Identity, InstrumentRef, Retry, reconcile
+from weavr_async import Identity, InstrumentRef, RateBudget, Retry, reconcile
 from weavr_async.cli import main
+from weavr_async.cli._reconcile_plan import Estimate
 from weavr_async.testing import FakeBackOffice
 
 FAULT_CHECKS = {
@@ -315,7 +316,9 @@ async def test_command_exit_0_writes_results_and_a_summary(
     assert [r["instrument_id"] for r in rows] == [t.instrument.id for t in books.targets]
     assert {r["balance_chain"] for r in rows} == {"ok"}
     err = capsys.readouterr().err
-    assert "plan: 6 instruments of 3 identities" in err and "every book holds" in err
+    assert "plan: 6 instruments of 3 identities in this process; at least 18 requests" in err
+    assert "plan, from the first 6 statements: ~" in err
+    assert "every book holds" in err
     assert sim.api_key not in err
 
 
@@ -457,3 +460,29 @@ def _plain_env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith("WEAVR_")}
+
+
+def test_the_plan_estimates_the_requests_left_from_the_sizes_walks_told() -> None:
+    targets = [
+        reconcile.Target.of("CORPORATE", "1", "managed_accounts", "10"),
+        reconcile.Target.of("CORPORATE", "1", "managed_cards", "11"),
+        reconcile.Target.of("CONSUMER", "2", "managed_accounts", "20"),
+    ]
+    estimate = Estimate(targets, RateBudget([(10, 60.0)]))
+    assert estimate.requests() is None and estimate.text() == ""
+
+    estimate.walked(targets[0], 500, 2_000)  # 3 pages left of 4 (+1 probe)
+    estimate.walked(targets[1], 100, 300)  # 2 pages left of 3 (+1 probe)
+
+    # The third, not begun, is taken as the average walk: (5 + 4) / 2 requests.
+    assert estimate.requests() == 3 + 2 + 5
+    assert estimate.text() == "~10 statement requests left, ~0 s under the budget"
+    estimate.walked(targets[2], 0, 5_000)
+    assert estimate.requests() == 3 + 2 + 10
+    assert estimate.text().endswith("~60 s under the budget")  # 15 requests, 10 a minute
+
+
+def test_the_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reconcile", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "weavr-async reconcile" in out and "--resume STATE_DIR" in out

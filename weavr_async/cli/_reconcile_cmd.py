@@ -18,13 +18,14 @@ from pathlib import Path
 
 import attrs
 
-from .. import SANDBOX_URL, Retry, reconcile
+from .. import SANDBOX_URL, RateBudget, Retry, reconcile
 from ..errors import InvalidRequest
-from ..reconcile._clients import API_KEY_VARIABLE, make_budget
+from ..reconcile._clients import API_KEY_VARIABLE, make_budget, open_client
 from ..reconcile._job import ProgressCallback
 from ..reconcile._runner import ResultCallback
 from . import _args
 from ._progress import ProgressBoard
+from ._reconcile_plan import Estimate, plan_line
 from ._shutdown import Interrupted, interruptible
 from ._table import Table
 
@@ -32,7 +33,6 @@ __all__ = ["add_parser", "run"]
 
 EXIT_USAGE = 2
 EXIT_STOPPED = 3
-PAGE_CAPS = {"managed_accounts": 500, "managed_cards": 100}
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -211,32 +211,66 @@ def run(args: argparse.Namespace) -> int:
 async def _reconcile(command: Command, api_key: str) -> int:
     store = reconcile.StateStore(command.state_dir)
     resumed = store.bind({"window": command.window.to_json()})
+    local = command.workers is None and command.scheduler is None
+    # The budget the estimates are timed against: in this process, the client's own.
+    budget = make_budget(command.client if local else attrs.evolve(command.client, redis_url=None))
+    try:
+        return await _run(command, api_key, store, budget, resumed)
+    finally:
+        await budget.aclose()
+
+
+async def _run(
+    command: Command,
+    api_key: str,
+    store: reconcile.StateStore,
+    budget: RateBudget,
+    resumed: bool,
+) -> int:
     if not command.quiet:
-        _say(_plan_line(command, store, resumed))
+        _say(plan_line(command.targets, store, budget, _where(command), resumed))
     board = ProgressBoard(sys.stderr, show_total=False)
     instruments = board.add("instruments", total=len(command.targets))
     entries = board.add("entries")
-    walked: dict[str, tuple[int, int | None]] = {}
+    walked: dict[str, int] = {}
+    sizes: dict[str, int] = {}
     found: list[reconcile.InstrumentResult] = []
+    estimate = Estimate(command.targets, budget)
+    show = not command.quiet and sys.stderr.isatty()
+    told = command.quiet or show  # off a terminal, the estimate is told once, as a line
+
+    def refresh() -> None:
+        nonlocal told
+        entries.done = sum(walked.values())
+        if len(sizes) == len(command.targets):
+            entries.total = sum(sizes.values())
+        entries.note = estimate.text()
+        if not told and estimate.known >= min(8, len(command.targets)):
+            told = True
+            _say(f"plan, from the first {estimate.known} statements: {entries.note}")
 
     def on_progress(target: reconcile.Target, done: int, total: int | None) -> None:
-        walked[target.key] = (done, total)
-        entries.done = sum(d for d, _ in walked.values())
+        walked[target.key] = done
+        if total is not None:
+            sizes[target.key] = total
+        estimate.walked(target, done, total)
+        refresh()
 
     def on_result(result: reconcile.InstrumentResult) -> None:
         found.append(result)
-        walked[result.target.key] = (result.entries, result.entries)
+        walked[result.target.key] = sizes[result.target.key] = result.entries
+        estimate.finished(result)
         instruments.done = len(found)
-        entries.done = sum(d for d, _ in walked.values())
         instruments.note = _failed_note(found)
+        refresh()
 
-    show = not command.quiet and sys.stderr.isatty()
     if show:
         board.start()
     started = time.monotonic()
     stopped: str | None = None
     try:
-        report = await interruptible(_execute(command, api_key, store, on_progress, on_result))
+        work = _execute(command, api_key, store, budget, on_progress, on_result)
+        report = await interruptible(work)
     except Interrupted as exc:
         stopped = f"interrupted ({exc})"
         report = None
@@ -261,11 +295,12 @@ async def _execute(
     command: Command,
     api_key: str,
     store: reconcile.StateStore,
+    budget: RateBudget,
     on_progress: ProgressCallback,
     on_result: ResultCallback,
 ) -> reconcile.Report:
     if command.workers is None and command.scheduler is None:
-        async with reconcile.connect(api_key, command.client) as client:
+        async with open_client(api_key, command.client, budget) as client:
             return await reconcile.reconcile(
                 client,
                 command.targets,
@@ -286,29 +321,12 @@ async def _execute(
     )
 
 
-def _plan_line(command: Command, store: reconcile.StateStore, resumed: bool) -> str:
-    plan = reconcile.plan(command.targets, store)
-    left = plan.instruments - plan.finished
-    where = (
-        "in this process"
-        if command.workers is None and command.scheduler is None
-        else f"on {command.workers} local Dask workers"
-        if command.workers is not None
-        else f"on the Dask cluster at {command.scheduler}"
-    )
-    line = f"plan: {plan.instruments:,} instruments of {plan.identities:,} identities {where}" + (
-        f", {plan.finished:,} already done ({command.state_dir})" if resumed else ""
-    )
-    if not left:
-        return line
-    budget = make_budget(attrs.evolve(command.client, redis_url=None))
-    seconds = budget.time_for(plan.min_requests)
-    windows = ", ".join(f"{n:,}/{s:g} s" for n, s in budget.limits) or "unlimited"
-    return (
-        f"{line}; at least {plan.min_requests:,} requests (each statement then needs one per "
-        f"{PAGE_CAPS['managed_accounts']} account or {PAGE_CAPS['managed_cards']} card "
-        f"entries), at least {seconds:,.0f} s under the budget ({windows})"
-    )
+def _where(command: Command) -> str:
+    if command.workers is not None:
+        return f"on {command.workers} local Dask workers"
+    if command.scheduler is not None:
+        return f"on the Dask cluster at {command.scheduler}"
+    return "in this process"
 
 
 def _stopped(command: Command, why: str, done: int) -> int:
