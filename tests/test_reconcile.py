@@ -274,6 +274,27 @@ async def test_an_exhausted_budget_stops_the_run_and_a_resumed_run_finishes_it(
     assert reconcile.render_jsonl(resumed.results) == reconcile.render_jsonl(expected.results)
 
 
+async def test_a_resumed_run_retries_what_failed_for_a_while_not_what_the_books_said(
+    sim: FakeBackOffice, tmp_path: Path
+) -> None:
+    books = await seed_books(sim, 4, history=600)
+    sim.corrupt(books.accounts()[0], "break_chain")
+    expected = await run_in_process(sim, books.targets)
+    state = tmp_path / "state"
+    sim.faults.error_rate = 0.3  # 5xx on almost a third of the requests, and no retries
+    impatient = client_settings(sim, retry=Retry(max_attempts=1))
+    async with reconcile.connect(sim.api_key, impatient) as bo:
+        flaky = await reconcile.reconcile(bo, books.targets, state=state)
+    errors = [r.error for r in flaky.results if r.error is not None]
+    assert errors and all("ServerError" in e for e in errors)
+    assert flaky.exit_code == 1
+    sim.faults.error_rate = 0.0
+
+    resumed = await run_in_process(sim, books.targets, state=state)
+
+    assert reconcile.render_jsonl(resumed.results) == reconcile.render_jsonl(expected.results)
+
+
 async def test_a_state_directory_refuses_a_run_with_another_window(
     sim: FakeBackOffice, tmp_path: Path
 ) -> None:

@@ -21,8 +21,8 @@ import attrs
 from .. import SANDBOX_URL, RateBudget, Retry, reconcile
 from ..errors import InvalidRequest
 from ..reconcile._clients import API_KEY_VARIABLE, make_budget, open_client
-from ..reconcile._job import ProgressCallback
 from ..reconcile._runner import ResultCallback
+from ..reconcile._settings import ProgressCallback
 from . import _args
 from ._progress import ProgressBoard
 from ._reconcile_plan import Estimate, plan_line

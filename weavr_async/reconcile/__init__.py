@@ -25,14 +25,16 @@ same results. A `StateStore` keeps checkpoints, so a stopped run continues where
 The command line is `weavr-async reconcile`.
 """
 
-from ._checks import CHECKS, MAX_LISTED, CheckOutcome, StatementChecks, TransferMatch
+from ._checks import CHECKS, MAX_LISTED, CheckOutcome, StatementChecks
 from ._clients import ClientSettings, connect
+from ._crossledger import TransferMatch
 from ._dask import reconcile_on_dask
 from ._input import COLUMNS, InputError, Target, parse_targets, read_targets
-from ._job import JobSettings, Window, reconcile_identity
+from ._job import reconcile_identity
 from ._output import CSV_COLUMNS, render_csv, render_jsonl, tally, write_results
-from ._result import InstrumentResult
+from ._result import InstrumentResult, describe_error
 from ._runner import Plan, Report, group_by_identity, plan, reconcile
+from ._settings import JobSettings, ProgressCallback, Window
 from ._store import StateError, StateStore
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "InstrumentResult",
     "JobSettings",
     "Plan",
+    "ProgressCallback",
     "Report",
     "StateError",
     "StateStore",
@@ -54,6 +57,7 @@ __all__ = [
     "TransferMatch",
     "Window",
     "connect",
+    "describe_error",
     "group_by_identity",
     "parse_targets",
     "plan",

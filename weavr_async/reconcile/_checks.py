@@ -1,14 +1,11 @@
-"""The checks of one instrument's books, fed as the walks stream, in constant memory.
+"""The checks of one instrument's books, their verdicts, and the statement checks.
 
-`StatementChecks` takes a statement walked oldest first, page by page: the balance chain,
-the balance equation, unique transactions and the count. It keeps no entry, only running
-figures, the keys of the entries at the current timestamp (a walk is ordered by time, so a
-replayed entry can only sit among those) and, for the cross-ledger match, the transaction id
-and amount of each COMPLETED TRANSFER entry. `TransferMatch` then takes the identity's
-transfers: each COMPLETED transfer touching the instrument in the window must be on the
-statement with the same amount, and each TRANSFER entry must have its transfer.
-
-Both serialise to JSON-able dicts and back, so a walk stopped at a checkpoint resumes with its
+`StatementChecks` takes a statement walked oldest first, page by page, in constant memory:
+the balance chain, the balance equation, unique transactions and the count. It keeps no
+entry, only running figures, the keys of the entries at the current timestamp (a walk is
+ordered by time, so a replayed entry can only sit among those) and, for the cross-ledger
+match (`_crossledger`), the transaction id and amount of each COMPLETED TRANSFER entry. It
+serialises to a JSON-able dict and back, so a walk stopped at a checkpoint resumes with its
 checks exactly where they were.
 """
 
@@ -19,14 +16,13 @@ from typing import Any, Literal
 
 import attrs
 
-from ..models import CurrencyAmount, InstrumentRef, StatementEntry, Transfer
+from ..models import CurrencyAmount, StatementEntry
 
 __all__ = [
     "CHECKS",
     "MAX_LISTED",
     "CheckOutcome",
     "StatementChecks",
-    "TransferMatch",
 ]
 
 CHECKS = (
@@ -296,125 +292,6 @@ class StatementChecks:
             ts=data["ts"],
             keys_at_ts={(k[0], k[1], k[2]) for k in data["keys_at_ts"]},
             transfers=dict(data["transfers"]),
-        )
-
-
-def when(transfer: Transfer) -> int:
-    """When a transfer moved money: its execution time if the API gave one, else its
-    creation time."""
-    executed = transfer.execution_timestamp
-    if executed is not None and executed.isdigit() and len(executed) <= 19:
-        return int(executed)
-    return transfer.creation_timestamp
-
-
-@attrs.define
-class TransferMatch:
-    """The cross-ledger checks of one instrument: its COMPLETED TRANSFER entries (from
-    `StatementChecks.transfers`) against the COMPLETED transfers touching it whose money
-    moved inside the statement's window [`lower`, `upper`)."""
-
-    instrument: InstrumentRef
-    lower: int | None
-    upper: int | None
-    entries: dict[str, int]
-    expected: int = 0
-    matched: int = 0
-    missing: Listed = attrs.field(factory=Listed)
-
-    def add(self, transfer: Transfer) -> None:
-        """One transfer of the identity's walk (any state, any instrument)."""
-        amount = self._signed(transfer)
-        if amount is None:
-            return
-        ts = when(transfer)
-        if (self.lower is not None and ts < self.lower) or (
-            self.upper is not None and ts >= self.upper
-        ):
-            return
-        self.expected += 1
-        found = self.entries.pop(transfer.id, None)
-        if found is None:
-            self.missing.add({"transfer": transfer.id, "amount": amount, "at": ts})
-        elif found != amount:
-            self.missing.add(
-                {"transfer": transfer.id, "amount": amount, "at": ts, "on_statement": found}
-            )
-        else:
-            self.matched += 1
-
-    def resolve(self, transfer: Transfer) -> None:
-        """A transfer looked up by the id of a TRANSFER entry left unmatched (its money moved
-        in the window, but it was created before it): it accounts for the entry if it is
-        COMPLETED, touches the instrument, and moved the same amount."""
-        amount = self._signed(transfer)
-        if amount is None or transfer.id not in self.entries:
-            return
-        self.expected += 1
-        found = self.entries.pop(transfer.id)
-        if found == amount:
-            self.matched += 1
-        else:
-            self.missing.add(
-                {
-                    "transfer": transfer.id,
-                    "amount": amount,
-                    "at": when(transfer),
-                    "on_statement": found,
-                }
-            )
-
-    def _signed(self, transfer: Transfer) -> int | None:
-        if transfer.state != "COMPLETED":
-            return None
-        if transfer.source == self.instrument:
-            return -transfer.destination_amount.amount
-        if transfer.destination == self.instrument:
-            return transfer.destination_amount.amount
-        return None
-
-    def unmatched(self) -> list[str]:
-        """Transaction ids of the TRANSFER entries no transfer accounted for (yet)."""
-        return list(self.entries)
-
-    def outcomes(self) -> dict[str, CheckOutcome]:
-        unknown = Listed()
-        for tx, amount in self.entries.items():
-            unknown.add({"transaction": f"TRANSFER:{tx}", "amount": amount})
-        return {
-            "transfers_on_statement": self.missing.outcome(
-                f"{self.missing.count:,} of {self.expected:,} completed transfers are not on "
-                "the statement with their amount",
-                f"{self.expected:,} completed transfers, each on the statement",
-            ),
-            "statement_transfers_known": unknown.outcome(
-                f"{unknown.count:,} TRANSFER entries have no completed transfer",
-                f"{self.matched:,} TRANSFER entries, each with its transfer",
-            ),
-        }
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "instrument": [self.instrument.type, self.instrument.id],
-            "lower": self.lower,
-            "upper": self.upper,
-            "entries": self.entries,
-            "expected": self.expected,
-            "matched": self.matched,
-            "missing": self.missing.to_json(),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TransferMatch:
-        kind, ident = data["instrument"]
-        return cls(
-            instrument=InstrumentRef(kind, ident),
-            lower=data["lower"],
-            upper=data["upper"],
-            entries=dict(data["entries"]),
-            expected=data["expected"],
-            matched=data["matched"],
-            missing=Listed.from_json(data["missing"]),
         )
 
 

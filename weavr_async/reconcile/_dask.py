@@ -36,9 +36,10 @@ from ._clients import (
     open_client,
 )
 from ._input import Target
-from ._job import ALL_TIME, DEFAULT_SETTINGS, JobSettings, Window, reconcile_identity
+from ._job import reconcile_identity
 from ._result import InstrumentResult
 from ._runner import Report, ResultCallback, group_by_identity, open_store
+from ._settings import ALL_TIME, DEFAULT_SETTINGS, JobSettings, Window
 from ._store import StateStore
 
 __all__ = ["IdentityTask", "reconcile_on_dask", "run_identity_task"]

@@ -12,10 +12,17 @@ from typing import Any
 
 import attrs
 
+from ..errors import (
+    APIError,
+    MalformedResponse,
+    RateLimited,
+    ServerError,
+    TransportError,
+)
 from ._checks import CHECKS, CheckOutcome
 from ._input import Target
 
-__all__ = ["InstrumentResult"]
+__all__ = ["InstrumentResult", "describe_error", "transient"]
 
 
 @attrs.frozen
@@ -77,3 +84,23 @@ class InstrumentResult:
             end_balance=data["end_balance"],
             error=data["error"],
         )
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error as results show it: the same text for the same failure on every run (no
+    request reference, which the run's log gives instead)."""
+    if isinstance(exc, APIError):
+        parts = [type(exc).__name__, str(exc.status)]
+        if exc.error_code:
+            parts.append(exc.error_code)
+        text = " ".join(parts)
+        return f"{exc.operation}: {text}" if exc.operation else text
+    return f"{type(exc).__name__}: {exc}"
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a failure may pass if tried again later (the network, a 5xx, a 429 that
+    outlasted the retries), rather than being the answer (a 4xx, an unreadable walk)."""
+    if isinstance(exc, MalformedResponse):
+        return False
+    return isinstance(exc, TransportError | ServerError | RateLimited)

@@ -19,15 +19,9 @@ from ..client import BackOffice
 from ..errors import BudgetExhausted
 from ..models import Identity
 from ._input import Target
-from ._job import (
-    ALL_TIME,
-    DEFAULT_SETTINGS,
-    JobSettings,
-    ProgressCallback,
-    Window,
-    reconcile_identity,
-)
+from ._job import reconcile_identity
 from ._result import InstrumentResult
+from ._settings import ALL_TIME, DEFAULT_SETTINGS, JobSettings, ProgressCallback, Window
 from ._store import StateStore
 
 __all__ = ["Plan", "Report", "group_by_identity", "open_store", "plan", "reconcile"]
