@@ -444,6 +444,38 @@ async def test_command_exit_3_when_the_budget_runs_out_and_resume_finishes(
     assert status == 1 and again.read_bytes() == straight.read_bytes() and sim.count() == 0
 
 
+async def test_command_ctrl_c_saves_the_state_and_exits_3_then_resume_finishes(
+    sim: FakeBackOffice, tmp_path: Path
+) -> None:
+    books = await seed_books(sim, 4, history=2000, card_history=500)
+    source = write_input(tmp_path / "instruments.csv", books.targets)
+    straight, resumed, state = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "state"
+    common = ["--input", str(source), "--budget", "unlimited", "--resume", str(state)]
+    env = {**_plain_env(), "WEAVR_API_KEY": sim.api_key, "WEAVR_BASE_URL": sim.url}
+    expected = await run_in_process(sim, books.targets)
+    sim.latency = 0.01  # slow enough to be interrupted midway
+    job = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "weavr_async", "reconcile", *common, "--output", str(resumed),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    await until(lambda: any((state / "instruments").glob("*.json")))
+    job.send_signal(signal.SIGINT)
+    _, err = await asyncio.wait_for(job.communicate(), 30)
+
+    assert job.returncode == 3, err.decode()
+    assert b"interrupted" in err and f"--resume {state}".encode() in err
+    assert not resumed.exists()
+    sim.latency = 0.0
+    job = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "weavr_async", "reconcile", *common, "--output", str(resumed),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(job.communicate(), 30)
+    assert job.returncode == 0, err.decode()
+    straight.write_bytes(reconcile.render_jsonl(expected.results))
+    assert resumed.read_bytes() == straight.read_bytes()
+
+
 async def test_the_readme_commands_reconcile_the_simulated_books(tmp_path: Path) -> None:
     """`weavr-async simulate` writes an input; `weavr-async reconcile` checks its books."""
     source = tmp_path / "instruments.csv"
