@@ -7,11 +7,9 @@ is read from the environment of the process that opens the client.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import os
-import warnings
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import attrs
 
@@ -58,11 +56,6 @@ def api_key_from_env() -> str:
     return key
 
 
-def client_takes_budget() -> bool:
-    """Whether this version of `BackOffice` takes `budget=`."""
-    return "budget" in inspect.signature(BackOffice).parameters
-
-
 def make_budget(settings: ClientSettings) -> RateBudget:
     """The run's `RateBudget` (see `ClientSettings.budget`); the caller closes it."""
     budget = settings.budget
@@ -83,24 +76,15 @@ def open_client(
 ) -> BackOffice:
     """A client for the run drawing on `budget` (see `make_budget`; None: the client's
     default), which stays the caller's to close."""
-    kwargs: dict[str, Any] = {
-        "base_url": settings.base_url,
-        "max_concurrency": settings.max_concurrency,
-        "page_concurrency": settings.page_concurrency,
-        "timeout": settings.timeout,
-        "retry": settings.retry,
-    }
-    if budget is not None:
-        if client_takes_budget():
-            kwargs["budget"] = budget
-        else:
-            warnings.warn(
-                "this BackOffice does not take a budget yet: requests are paced by its own "
-                "rate limiting only",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-    return BackOffice(api_key, **kwargs)
+    return BackOffice(
+        api_key,
+        base_url=settings.base_url,
+        max_concurrency=settings.max_concurrency,
+        page_concurrency=settings.page_concurrency,
+        timeout=settings.timeout,
+        retry=settings.retry,
+        budget=budget,
+    )
 
 
 @contextlib.asynccontextmanager
