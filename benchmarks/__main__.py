@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ("models", "walk", "memory", "budget", "reconcile")
+SUITES = ("calls", "models", "walk", "memory", "budget", "reconcile")
 
 
 def main(argv: list[str]) -> int:

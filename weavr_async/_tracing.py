@@ -14,12 +14,20 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["span"]
+__all__ = ["NO_SPAN", "span", "tracing"]
 
 try:
     from opentelemetry import trace as _trace
 except ImportError:  # pragma: no cover - exercised where the extra is not installed
     _trace = None  # type: ignore[assignment]
+
+
+def tracing() -> bool:
+    """Whether spans would go anywhere: OpenTelemetry is installed and a tracer provider has
+    been set (until then its API hands out spans that record nothing, at a cost per call)."""
+    return _trace is not None and not isinstance(
+        _trace.get_tracer_provider(), _trace.ProxyTracerProvider
+    )
 
 
 class _Span:
@@ -38,6 +46,9 @@ class _Span:
         if self._span is not None:
             self._span.set_attribute("error.type", type(exc).__name__)
             self._span.set_status(_trace.Status(_trace.StatusCode.ERROR, type(exc).__name__))
+
+
+NO_SPAN = _Span(None)
 
 
 @contextmanager

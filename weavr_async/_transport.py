@@ -16,6 +16,7 @@ import gc
 import logging
 import random
 import time
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn, Protocol, TypeVar
@@ -25,10 +26,11 @@ import attrs
 import backoff
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from ._budget import RateBudget
 from ._operation import Operation, QueryPairs
-from ._tracing import span
+from ._tracing import NO_SPAN, span, tracing
 from ._version import USER_AGENT
 from ._wire import (
     error_from_response,
@@ -204,6 +206,26 @@ def _is_transient(error: BaseException) -> bool:
     return bool(getattr(error, "_transient", False))
 
 
+def env_proxy(base_url: str) -> str | None:
+    """The proxy `HTTP_PROXY`/`HTTPS_PROXY` name for `base_url`, unless `NO_PROXY` exempts
+    its host (the environment lookup of urllib, done once)."""
+    url = URL(base_url)
+    proxies = urllib.request.getproxies_environment()
+    if url.host and urllib.request.proxy_bypass(url.host):
+        return None
+    return proxies.get(url.scheme)
+
+
+def _proxy_and_auth(proxy: str | None) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """A proxy URL without its credentials, and the credentials as aiohttp's proxy auth."""
+    if proxy is None:
+        return None, None
+    url = URL(proxy)
+    if url.user is None:
+        return url, None
+    return url.with_user(None), aiohttp.BasicAuth(url.user, url.password or "")
+
+
 def decode_json(raw: bytes) -> Any:
     """orjson decode with the cyclic GC paused: a 500-entry page allocates thousands of dicts,
     and letting the collector run over and over while they are built (and over every page
@@ -276,8 +298,12 @@ class Transport:
         self._session = session
         self._owns_session = session is None
         self.defaults = CallOptions(timeout, retry)
-        self._proxy = proxy
-        self._trust_env = trust_env
+        # The proxy is resolved once, for the one host the client talks to: aiohttp's own
+        # trust_env looks the environment up (in a thread) on every request, and would also
+        # send ~/.netrc credentials for the API's host.
+        if proxy is None and trust_env:
+            proxy = env_proxy(self.base_url)
+        self._proxy, self._proxy_auth = _proxy_and_auth(proxy)
         self._trace_configs = trace_configs
         self.max_concurrency = max_concurrency
         self.max_body_size = max_body_size
@@ -299,7 +325,6 @@ class Transport:
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 headers={"user-agent": _USER_AGENT},
-                trust_env=self._trust_env,  # HTTP(S)_PROXY and NO_PROXY, as aiohttp users expect
                 trace_configs=self._trace_configs,
             )
         return self._session
@@ -404,6 +429,8 @@ class Transport:
     ) -> T:
         """Attempts of one logical call, within its retry budget and its deadline; a 401 on
         a token refreshes it once and goes again at once. Traced as one span."""
+        if not tracing():
+            return await self._attempts(request, auth, receive, options, idle, NO_SPAN)
         identity = getattr(auth, "identity", None)
         with span(
             f"weavr {request.op.operation_id}",
@@ -513,6 +540,7 @@ class Transport:
                     timeout=self._timeout_for(options.timeout, remaining, idle),
                     ssl=self._ssl,
                     proxy=self._proxy,
+                    proxy_auth=self._proxy_auth,
                     allow_redirects=False,
                 ) as resp:
                     traced.set("http.response.status_code", resp.status)
@@ -575,8 +603,12 @@ class Transport:
     async def _read_body(self, op: Operation, resp: aiohttp.ClientResponse) -> bytes:
         """The whole body, refused past `max_body_size` (counted after decompression)."""
         limit = self.max_body_size
-        if resp.content_length is not None and resp.content_length > limit:
+        length = resp.content_length
+        if length is not None and length > limit:
             self._too_large(op, resp.headers)
+        if length is not None and "content-encoding" not in resp.headers:
+            # Exactly `length` bytes will be read, within the limit: no need to count them.
+            return await resp.read()
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(_CHUNK):

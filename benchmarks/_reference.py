@@ -1,0 +1,90 @@
+"""A reference server in a child process: pre-rendered answers, so the server is not what is
+timed. `python -m benchmarks._reference` prints one JSON line (url, api key, ids) once it
+serves, and runs until its stdin closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+API_KEY = "reference-api-key"
+ACCOUNT_ID = "110299478262251521"
+IDENTITY_ID = "110299478262251520"
+ACCOUNT = orjson.dumps(
+    {
+        "id": ACCOUNT_ID,
+        "profileId": "110299478262251522",
+        "tag": "main",
+        "friendlyName": "Operating account",
+        "currency": "EUR",
+        "balances": {"availableBalance": 4542138, "actualBalance": 4542138},
+        "state": {"state": "ACTIVE"},
+        "creationTimestamp": 1700000000000,
+    }
+)
+TOKEN = orjson.dumps({"token": "reference-token-0123456789abcdef"})
+HEADERS = {"content-type": "application/json", "request-ref": "ref-000000000001"}
+
+
+async def _serve() -> None:
+    async def token(_: web.Request) -> web.Response:
+        return web.Response(body=TOKEN, headers=HEADERS)
+
+    async def account(_: web.Request) -> web.Response:
+        return web.Response(body=ACCOUNT, headers=HEADERS)
+
+    app = web.Application()
+    app.router.add_post("/multi/backoffice/access_token", token)
+    app.router.add_get("/multi/backoffice/managed_accounts/{id}", account)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    assert site._server is not None
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    info = {
+        "url": f"http://127.0.0.1:{port}/multi/backoffice",
+        "api_key": API_KEY,
+        "identity": IDENTITY_ID,
+        "account": ACCOUNT_ID,
+    }
+    print(json.dumps(info), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await runner.cleanup()
+
+
+@contextmanager
+def reference_server() -> Iterator[dict[str, Any]]:
+    """Start the child reference server; yields what it printed; stops it on exit."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks._reference"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if not line:
+            raise RuntimeError("the reference server did not start")
+        yield json.loads(line)
+    finally:
+        if child.stdin is not None:
+            child.stdin.close()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve())
