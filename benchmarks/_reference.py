@@ -49,8 +49,9 @@ async def _serve() -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    assert site._server is not None
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    server = site._server
+    assert isinstance(server, asyncio.Server)
+    port = server.sockets[0].getsockname()[1]
     info = {
         "url": f"http://127.0.0.1:{port}/multi/backoffice",
         "api_key": API_KEY,

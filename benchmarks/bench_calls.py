@@ -93,7 +93,7 @@ def main() -> None:
                 )
             )
     print_table(
-        f"Calls per second (best of {ROUNDS} x {SECONDS:.0f} s), reference server in a child process",
+        f"Calls per second (best of {ROUNDS} x {SECONDS:.0f} s), reference server in a child",
         ["call", "SDK", "bare aiohttp + orjson", "ratio"],
         rows,
     )
