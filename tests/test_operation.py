@@ -65,3 +65,12 @@ def test_registry_holds_every_operation_once() -> None:
         "bulksTransferCreate",
         "requestAccessToken",
     }
+
+
+def test_a_deprecated_operation_names_what_to_use_instead() -> None:
+    assert OPERATIONS["chargeFee"].deprecation is None
+    assert OPERATIONS["corporateChargeFee"].deprecation == (
+        "corporateChargeFee is deprecated by the API; use fees.charge"
+    )
+    deprecated = {name for name, op in OPERATIONS.items() if op.deprecation is not None}
+    assert deprecated == {"corporateChargeFee", "consumerChargeFee", "impersonateIdentityLogin"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from pathlib import Path
 
 import pytest
@@ -288,7 +289,7 @@ async def test_deprecated_operations_warn_and_work(fake: FakeBackOffice, bo: Bac
     fee_type = next(iter(fake.fee_types))
     corp_session = bo.identity(Identity.corporate(corporate.id))
     cons_session = bo.identity(Identity.consumer(consumer.id))
-    with pytest.warns(DeprecationWarning, match="corporateChargeFee"):
+    with pytest.warns(DeprecationWarning, match="corporateChargeFee.*use fees.charge"):
         charged = await corp_session.corporates.charge_fee(
             fee_type, InstrumentRef.managed_account(corp_account.id)
         )
@@ -297,9 +298,30 @@ async def test_deprecated_operations_warn_and_work(fake: FakeBackOffice, bo: Bac
         await cons_session.consumers.charge_fee(
             fee_type, InstrumentRef.managed_account(cons_account.id)
         )
-    with pytest.warns(DeprecationWarning, match="impersonateIdentityLogin"):
+    with pytest.warns(DeprecationWarning, match="impersonateIdentityLogin.*POST /access_token"):
         token = await corp_session.impersonate_identity_login()
     assert token.token.reveal() and token.token.reveal() not in repr(token)
+
+
+async def test_a_deprecated_call_warns_once_at_the_callers_line(
+    fake: FakeBackOffice, bo: BackOffice
+) -> None:
+    corporate = fake.add_identity("CORPORATE")
+    account = fake.add_managed_account(corporate.id, currency="EUR", history=30)
+    session = bo.identity(Identity.corporate(corporate.id))
+    source = InstrumentRef.managed_account(account.id)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # Two depths of the SDK's own frames: charge_fee calls _call directly, the
+        # impersonation goes through the session and a resource first.
+        await session.corporates.charge_fee(next(iter(fake.fee_types)), source)
+        await session.impersonate_identity_login()
+    deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert [str(w.message).split()[0] for w in deprecations] == [
+        "corporateChargeFee",
+        "impersonateIdentityLogin",
+    ]
+    assert {w.filename for w in deprecations} == {__file__}
 
 
 async def test_users_create_invite_deactivate(fake: FakeBackOffice, acme: IdentitySession) -> None:

@@ -37,6 +37,9 @@ class Operation:
 
     `success` is the one status the contract promises when the call succeeds: any other
     status below 400 (a redirect, a 200 where 204 is due) is not taken as success.
+
+    A `deprecated` operation still works, but every call of it warns (`DeprecationWarning`),
+    naming `replacement`, what to use instead.
     """
 
     operation_id: str
@@ -47,6 +50,7 @@ class Operation:
     deprecated: bool = False
     naturally_idempotent: bool = False
     success: int = 200
+    replacement: str | None = None
 
     def __attrs_post_init__(self) -> None:
         OPERATIONS[self.operation_id] = self
@@ -54,6 +58,14 @@ class Operation:
     @property
     def retry_safe(self) -> bool:
         return self.method == "GET" or self.idempotency_ref or self.naturally_idempotent
+
+    @property
+    def deprecation(self) -> str | None:
+        """What the `DeprecationWarning` of a call says, or None if the operation is current."""
+        if not self.deprecated:
+            return None
+        message = f"{self.operation_id} is deprecated by the API"
+        return message if self.replacement is None else f"{message}; use {self.replacement}"
 
     def render_path(self, params: Mapping[str, str]) -> str:
         """Fill the path template; values are percent-encoded (they are validated earlier)."""

@@ -41,7 +41,8 @@ from .resources import (
     Transfers,
     Users,
 )
-from .resources._base import Context, choice, identifier
+from .resources._base import Context
+from .resources._validators import check_choice, check_identifier
 
 __all__ = ["SANDBOX_URL", "BackOffice", "IdentitySession"]
 
@@ -215,8 +216,8 @@ class BackOffice:
         """The session acting for `identity` (no I/O: its token is obtained on first use)."""
         if not isinstance(identity, Identity):
             raise InvalidRequest("identity", "expected Identity.corporate(...) or .consumer(...)")
-        choice(identity.type, "identity.type", ("CORPORATE", "CONSUMER"))
-        identifier(identity.id, "identity.id")
+        check_choice(identity.type, "identity.type", ("CORPORATE", "CONSUMER"))
+        check_identifier(identity.id, "identity.id")
         return IdentitySession(identity, self._context(IdentityAuth(self._tokens, identity)))
 
     @property

@@ -6,16 +6,25 @@ import asyncio
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, TypedDict, Unpack
 
-from .._operation import Operation, query_pairs
-from .._pagination import Checkpoint, Endpoint, Progress, SnapshotRule, Stream
+from .._operation import query_pairs
+from .._pagination import Endpoint, SnapshotRule, Stream
+from ..errors import InvalidRequest
 from ..models import StatementEntry
 from ..models.common import STATEMENT_TRANSACTION_TYPES
-from . import _base as v
+from ._base import Paging, Resource
+from ._validators import (
+    check_choices,
+    check_flag,
+    check_identifier,
+    check_int,
+    check_order,
+    check_time_range,
+)
 
 StatementOrder = Literal["ASC", "DESC"]
 StatementFormat = Literal["csv", "pdf"]
@@ -39,92 +48,93 @@ STATEMENT_KEY = (
 _MEDIA_TYPES: dict[str, str] = {"csv": "text/csv", "pdf": "application/pdf"}
 
 
-def statement_params(
-    *,
-    order: StatementOrder | None,
-    from_timestamp: datetime | int | None,
-    to_timestamp: datetime | int | None,
-    transaction_types: Sequence[str] | None,
-    single_entry_per_transaction: bool | None,
-    show_fund_movements_only: bool | None = None,
-) -> dict[str, object]:
+class StatementFilters(TypedDict, total=False):
+    """The statement filters a caller may give, by their Python names (None: not filtered)."""
+
+    order: StatementOrder | None
+    from_timestamp: datetime | int | None
+    to_timestamp: datetime | int | None
+    transaction_types: Sequence[str] | None
+    single_entry_per_transaction: bool | None
+    show_fund_movements_only: bool | None  # managed accounts only
+
+
+def statement_params(**filters: Unpack[StatementFilters]) -> dict[str, object]:
     """The statement filters as wire-named params, validated."""
-    start, end = v.time_range(from_timestamp, to_timestamp, "from_timestamp", "to_timestamp")
-    params: dict[str, object] = {
-        "orderByTimestamp": None if order is None else v.order(order),
+    start, end = check_time_range(
+        filters.get("from_timestamp"), filters.get("to_timestamp"), "from_timestamp", "to_timestamp"
+    )
+    order = filters.get("order")
+    types = filters.get("transaction_types")
+    single = filters.get("single_entry_per_transaction")
+    fund_movements = filters.get("show_fund_movements_only")
+    return {
+        "orderByTimestamp": None if order is None else check_order(order),
         "fromTimestamp": start,
         "toTimestamp": end,
         "transactionType": None
-        if transaction_types is None
-        else v.choices(transaction_types, "transaction_types", STATEMENT_TRANSACTION_TYPES),
+        if types is None
+        else check_choices(types, "transaction_types", STATEMENT_TRANSACTION_TYPES),
         "singleEntryPerTransaction": None
-        if single_entry_per_transaction is None
-        else v.flag(single_entry_per_transaction, "single_entry_per_transaction"),
+        if single is None
+        else check_flag(single, "single_entry_per_transaction"),
         "showFundMovementsOnly": None
-        if show_fund_movements_only is None
-        else v.flag(show_fund_movements_only, "show_fund_movements_only"),
+        if fund_movements is None
+        else check_flag(fund_movements, "show_fund_movements_only"),
     }
-    return params
 
 
-class StatementResource(v.Resource):
-    """Base of the two instrument resources that have statements."""
+class StatementResource(Resource):
+    """Base of the instrument resources that have statements: each declares its statement
+    endpoint, the name of its id argument, and in its method signatures the filters its
+    endpoint takes; listing and downloading are written here once."""
 
     _statement_endpoint: Endpoint
     _id_field: str
 
     def _statement(
-        self,
-        instrument_id: str,
-        params: dict[str, object],
-        *,
-        page_size: int | None,
-        concurrency: int | None,
-        checkpoint: Checkpoint | None,
-        on_progress: Callable[[Progress], None] | None,
+        self, instrument_id: str, paging: Paging, **filters: Unpack[StatementFilters]
     ) -> Stream[StatementEntry]:
+        params = statement_params(**filters)
         return self._stream(
             self._statement_endpoint,
             StatementEntry,
-            path={"id": v.identifier(instrument_id, self._id_field)},
+            paging,
+            path={"id": check_identifier(instrument_id, self._id_field)},
             params=params,
-            page_size=page_size,
-            concurrency=concurrency,
-            checkpoint=checkpoint,
-            on_progress=on_progress,
         )
 
-    async def _download(
+    async def _download_statement(
         self,
         instrument_id: str,
         path: str | os.PathLike[str],
+        *,
         format: StatementFormat,
-        params: dict[str, object],
         offset: int | None,
         limit: int | None,
+        **filters: Unpack[StatementFilters],
     ) -> int:
         """Stream a CSV or PDF statement to `path`; returns the bytes written.
 
         The body goes to a temporary file beside `path` and is renamed into place only once
         complete, so a failed download never leaves a truncated statement behind.
         """
-        op: Operation = self._statement_endpoint.operation
+        params = statement_params(**filters)
+        endpoint = self._statement_endpoint
         media_type = _MEDIA_TYPES.get(format)
         if media_type is None:
-            raise v.InvalidRequest("format", "must be 'csv' or 'pdf'")
+            raise InvalidRequest("format", "must be 'csv' or 'pdf'")
         if offset is not None:
-            params["offset"] = v.bounded_int(offset, "offset", 0)
+            params["offset"] = check_int(offset, "offset", 0)
         if limit is not None:
-            params[self._statement_endpoint.limit_param] = v.bounded_int(
-                limit, "limit", 1, self._statement_endpoint.max_limit
-            )
+            params[endpoint.limit_param] = check_int(limit, "limit", 1, endpoint.max_limit)
         target = Path(path)
         fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         try:
             with os.fdopen(fd, "wb") as file:
                 written = await self._context.transport.download(
-                    op,
-                    path_params={"id": v.identifier(instrument_id, self._id_field)},
+                    endpoint.operation,
+                    path_params={"id": check_identifier(instrument_id, self._id_field)},
                     query=query_pairs(params),
                     auth=self._context.auth,
                     accept=media_type,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
-
 import attrs
 
 from .._operation import Operation
+from ..errors import InvalidRequest
 from ..models import AccessToken, Identity
-from . import _base as v
+from ._base import Resource
+from ._validators import check_choice, check_identifier
 
 REQUEST = Operation(
     "requestAccessToken",
@@ -18,22 +18,26 @@ REQUEST = Operation(
     naturally_idempotent=True,  # asking again only yields another valid token
 )
 IMPERSONATE = Operation(
-    "impersonateIdentityLogin", "POST", "/impersonate_identity_login", deprecated=True
+    "impersonateIdentityLogin",
+    "POST",
+    "/impersonate_identity_login",
+    deprecated=True,
+    replacement="POST /access_token, which the client calls by itself",
 )
 
 
 def identity_body(identity: object, field: str = "identity") -> dict[str, object]:
     if not isinstance(identity, Identity):
-        raise v.InvalidRequest(field, "expected an Identity (Identity.corporate('...'))")
+        raise InvalidRequest(field, "expected an Identity (Identity.corporate('...'))")
     return {
         "identity": {
-            "type": v.choice(identity.type, f"{field}.type", ("CORPORATE", "CONSUMER")),
-            "id": v.identifier(identity.id, f"{field}.id"),
+            "type": check_choice(identity.type, f"{field}.type", ("CORPORATE", "CONSUMER")),
+            "id": check_identifier(identity.id, f"{field}.id"),
         }
     }
 
 
-class AccessTokens(v.Resource):
+class AccessTokens(Resource):
     async def create(self, identity: Identity) -> AccessToken:
         """A new bearer token for `identity` (`POST /access_token`, with the API key only)."""
         return await self._call(REQUEST, AccessToken, body=identity_body(identity))
@@ -46,12 +50,7 @@ class AccessTokens(v.Resource):
         return await self._call(REQUEST, AccessToken, body=identity_body(identity), retry=once)
 
 
-class Impersonation(v.Resource):
+class Impersonation(Resource):
     async def login(self, identity: Identity) -> AccessToken:
-        warnings.warn(
-            "impersonateIdentityLogin is deprecated by the API; tokens come from "
-            "POST /access_token, which the client calls by itself",
-            DeprecationWarning,
-            stacklevel=3,
-        )
+        """Deprecated by the API (each call warns): the client gets its tokens by itself."""
         return await self._call(IMPERSONATE, AccessToken, body=identity_body(identity))

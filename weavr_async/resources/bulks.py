@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable, Sequence
 from typing import Literal
 
 from .._operation import Operation
 from .._pagination import Checkpoint, Endpoint, Progress, Stream
 from .._responses import ResponseInfo
-from ..errors import MalformedResponse, WaitStalled, WaitTimeout
+from ..errors import InvalidRequest, MalformedResponse, WaitStalled, WaitTimeout
 from ..models import (
     BulkOperation,
     BulkProcess,
@@ -19,7 +18,8 @@ from ..models import (
     CardSpendRulesUpdate,
     NewTransfer,
 )
-from . import _base as v
+from ._base import Paging, Resource
+from ._validators import check_choice, check_identifier, check_int, check_seconds
 from .managed_cards import spend_rules_body
 from .transfers import transfer_body
 
@@ -65,14 +65,6 @@ FINAL_STATES = frozenset({"COMPLETED", "PARTIALLY_COMPLETED", "FAILED", "CANCELL
 STALLED_STATES = frozenset({"PAUSED"})
 
 
-def _seconds(value: object, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise v.InvalidRequest(field, "expected a finite number of seconds")
-    if value <= 0:
-        raise v.InvalidRequest(field, f"must be > 0, got {value}")
-    return float(value)
-
-
 def _wait_status(bulk: BulkProcessDetails, bulk_id: str) -> str:
     """The state of the process read while waiting, once it is believable."""
     if bulk.bulk_id is not None and bulk.bulk_id != bulk_id:
@@ -91,13 +83,13 @@ def _wait_status(bulk: BulkProcessDetails, bulk_id: str) -> str:
 
 def _bulk_items(items: object, field: str) -> Sequence[object]:
     if isinstance(items, str | bytes) or not isinstance(items, Sequence):
-        raise v.InvalidRequest(field, "expected a list")
+        raise InvalidRequest(field, "expected a list")
     if not 1 <= len(items) <= MAX_BULK_ITEMS:
-        raise v.InvalidRequest(field, f"must hold 1 to {MAX_BULK_ITEMS} items, got {len(items)}")
+        raise InvalidRequest(field, f"must hold 1 to {MAX_BULK_ITEMS} items, got {len(items)}")
     return items
 
 
-class Bulks(v.Resource):
+class Bulks(Resource):
     """Bulk processes of the identity (a beta API feature)."""
 
     def list(
@@ -109,21 +101,15 @@ class Bulks(v.Resource):
         checkpoint: Checkpoint | None = None,
         on_progress: Callable[[Progress], None] | None = None,
     ) -> Stream[BulkProcess]:
-        params = {"status": None if status is None else v.choice(status, "status", _PROCESS_STATES)}
-        return self._stream(
-            LIST_PAGES,
-            BulkProcess,
-            path={},
-            params=params,
-            page_size=page_size,
-            concurrency=concurrency,
-            checkpoint=checkpoint,
-            on_progress=on_progress,
-        )
+        params = {
+            "status": None if status is None else check_choice(status, "status", _PROCESS_STATES)
+        }
+        paging = Paging(page_size, concurrency, checkpoint, on_progress)
+        return self._stream(LIST_PAGES, BulkProcess, paging, params=params)
 
     async def get(self, bulk_id: str) -> BulkProcessDetails:
         return await self._call(
-            GET, BulkProcessDetails, path={"bulk_id": v.identifier(bulk_id, "bulk_id")}
+            GET, BulkProcessDetails, path={"bulk_id": check_identifier(bulk_id, "bulk_id")}
         )
 
     async def wait(
@@ -143,11 +129,11 @@ class Bulks(v.Resource):
         `WaitStalled` when the process is PAUSED, which only `resume` or `cancel` change.
         `wait` starts nothing: a SUBMITTED process nobody executes ends in `WaitTimeout`.
         """
-        bulk_id = v.identifier(bulk_id, "bulk_id")
-        interval = _seconds(poll, "poll")
-        limit = _seconds(timeout, "timeout")
+        bulk_id = check_identifier(bulk_id, "bulk_id")
+        interval = check_seconds(poll, "poll")
+        limit = check_seconds(timeout, "timeout")
         if on_progress is not None and not callable(on_progress):
-            raise v.InvalidRequest("on_progress", "expected a callable or None")
+            raise InvalidRequest("on_progress", "expected a callable or None")
         what = f"bulk process {bulk_id}"
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -185,18 +171,15 @@ class Bulks(v.Resource):
     ) -> Stream[BulkOperation]:
         """The operations of one bulk process, in execution order."""
         params = {
-            "status": None if status is None else v.choice(status, "status", _OPERATION_STATES),
-            "sequence": None if sequence is None else v.bounded_int(sequence, "sequence", 0),
+            "status": None if status is None else check_choice(status, "status", _OPERATION_STATES),
+            "sequence": None if sequence is None else check_int(sequence, "sequence", 0),
         }
         return self._stream(
             OPERATION_PAGES,
             BulkOperation,
-            path={"bulk_id": v.identifier(bulk_id, "bulk_id")},
+            Paging(page_size, concurrency, checkpoint, on_progress),
+            path={"bulk_id": check_identifier(bulk_id, "bulk_id")},
             params=params,
-            page_size=page_size,
-            concurrency=concurrency,
-            checkpoint=checkpoint,
-            on_progress=on_progress,
         )
 
     async def execute(
@@ -205,21 +188,21 @@ class Bulks(v.Resource):
         """Start a SUBMITTED process; it runs asynchronously (track it with `get`)."""
         body: dict[str, object] = {}
         if mode is not None:
-            body["mode"] = v.choice(mode, "mode", ("ON_FAILURE_STOP", "ON_FAILURE_CONTINUE"))
+            body["mode"] = check_choice(mode, "mode", ("ON_FAILURE_STOP", "ON_FAILURE_CONTINUE"))
         if webhook_interval is not None:
-            body["webhookInterval"] = v.bounded_int(webhook_interval, "webhook_interval", 1)
+            body["webhookInterval"] = check_int(webhook_interval, "webhook_interval", 1)
         return await self._call(
-            EXECUTE, path={"bulk_id": v.identifier(bulk_id, "bulk_id")}, body=body
+            EXECUTE, path={"bulk_id": check_identifier(bulk_id, "bulk_id")}, body=body
         )
 
     async def pause(self, bulk_id: str) -> ResponseInfo:
-        return await self._call(PAUSE, path={"bulk_id": v.identifier(bulk_id, "bulk_id")})
+        return await self._call(PAUSE, path={"bulk_id": check_identifier(bulk_id, "bulk_id")})
 
     async def resume(self, bulk_id: str) -> ResponseInfo:
-        return await self._call(RESUME, path={"bulk_id": v.identifier(bulk_id, "bulk_id")})
+        return await self._call(RESUME, path={"bulk_id": check_identifier(bulk_id, "bulk_id")})
 
     async def cancel(self, bulk_id: str) -> ResponseInfo:
-        return await self._call(CANCEL, path={"bulk_id": v.identifier(bulk_id, "bulk_id")})
+        return await self._call(CANCEL, path={"bulk_id": check_identifier(bulk_id, "bulk_id")})
 
     async def create_transfers(
         self, transfers: Sequence[NewTransfer], *, idempotency_ref: str | None = None
@@ -243,15 +226,15 @@ class Bulks(v.Resource):
         for index, update in enumerate(items):
             where = f"updates[{index}]"
             if not isinstance(update, CardSpendRulesUpdate):
-                raise v.InvalidRequest(where, "expected a CardSpendRulesUpdate")
+                raise InvalidRequest(where, "expected a CardSpendRulesUpdate")
             rules = spend_rules_body(update.rules, f"{where}.rules")
             if update.method is not None:
-                rules["updateSpendLimitMethod"] = v.choice(
+                rules["updateSpendLimitMethod"] = check_choice(
                     update.method, f"{where}.method", ("OVERWRITE", "INCREMENT")
                 )
             body.append(
                 {
-                    "pathParams": {"_id_": v.identifier(update.card_id, f"{where}.card_id")},
+                    "pathParams": {"_id_": check_identifier(update.card_id, f"{where}.card_id")},
                     "requestBody": rules,
                 }
             )

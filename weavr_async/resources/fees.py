@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
-import warnings
-
 from .._operation import Operation
 from ..models import FeeCharge, InstrumentRef
-from . import _base as v
+from ._base import Resource
+from ._validators import check_instrument, check_text
 
 CHARGE = Operation("chargeFee", "POST", "/fees/charge", idempotency_ref=True)
 CORPORATE_CHARGE = Operation(
-    "corporateChargeFee", "POST", "/corporates/fees/charge", idempotency_ref=True, deprecated=True
+    "corporateChargeFee",
+    "POST",
+    "/corporates/fees/charge",
+    idempotency_ref=True,
+    deprecated=True,
+    replacement="fees.charge",
 )
 CONSUMER_CHARGE = Operation(
-    "consumerChargeFee", "POST", "/consumers/fees/charge", idempotency_ref=True, deprecated=True
+    "consumerChargeFee",
+    "POST",
+    "/consumers/fees/charge",
+    idempotency_ref=True,
+    deprecated=True,
+    replacement="fees.charge",
 )
 
 
 def fee_body(fee_type: str, source: InstrumentRef) -> dict[str, object]:
-    return {"feeType": v.text(fee_type, "fee_type"), "source": v.instrument(source, "source")}
+    return {
+        "feeType": check_text(fee_type, "fee_type"),
+        "source": check_instrument(source, "source"),
+    }
 
 
-class Fees(v.Resource):
+class Fees(Resource):
     async def charge(
         self, fee_type: str, source: InstrumentRef, *, idempotency_ref: str | None = None
     ) -> FeeCharge:
@@ -32,18 +44,13 @@ class Fees(v.Resource):
         )
 
 
-class _DeprecatedFees(v.Resource):
+class _DeprecatedFees(Resource):
     _operation: Operation
-    _replacement = "fees.charge"
 
     async def charge_fee(
         self, fee_type: str, source: InstrumentRef, *, idempotency_ref: str | None = None
     ) -> FeeCharge:
-        warnings.warn(
-            f"{self._operation.operation_id} is deprecated by the API; use {self._replacement}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        """Deprecated by the API (each call warns): use `fees.charge`."""
         return await self._call(
             self._operation,
             FeeCharge,

@@ -9,15 +9,15 @@ from datetime import datetime
 from .._operation import Operation
 from .._pagination import Checkpoint, Endpoint, Progress, Stream
 from ..models import ManagedAccount, StatementEntry
-from . import _base as v
+from ._base import Paging
 from ._statements import (
     STATEMENT_KEY,
     STATEMENT_SNAPSHOT,
     StatementFormat,
     StatementOrder,
     StatementResource,
-    statement_params,
 )
+from ._validators import check_identifier
 
 GET = Operation("managedAccountGet", "GET", "/managed_accounts/{id}")
 STATEMENT = Operation("managedAccountStatement", "GET", "/managed_accounts/{id}/statement")
@@ -40,7 +40,7 @@ class ManagedAccounts(StatementResource):
 
     async def get(self, account_id: str) -> ManagedAccount:
         return await self._call(
-            GET, ManagedAccount, path={"id": v.identifier(account_id, "account_id")}
+            GET, ManagedAccount, path={"id": check_identifier(account_id, "account_id")}
         )
 
     def statement(
@@ -62,21 +62,15 @@ class ManagedAccounts(StatementResource):
 
         Pages hold up to 500 entries (the endpoint's cap, and the default).
         """
-        params = statement_params(
+        return self._statement(
+            account_id,
+            Paging(page_size, concurrency, checkpoint, on_progress),
             order=order,
             from_timestamp=from_timestamp,
             to_timestamp=to_timestamp,
             transaction_types=transaction_types,
             single_entry_per_transaction=single_entry_per_transaction,
             show_fund_movements_only=show_fund_movements_only,
-        )
-        return self._statement(
-            account_id,
-            params,
-            page_size=page_size,
-            concurrency=concurrency,
-            checkpoint=checkpoint,
-            on_progress=on_progress,
         )
 
     async def download_statement(
@@ -94,11 +88,15 @@ class ManagedAccounts(StatementResource):
         limit: int | None = None,
     ) -> int:
         """Write the statement as CSV or PDF to `path`, streamed; returns the bytes written."""
-        params = statement_params(
+        return await self._download_statement(
+            account_id,
+            path,
+            format=format,
+            offset=offset,
+            limit=limit,
             order=order,
             from_timestamp=from_timestamp,
             to_timestamp=to_timestamp,
             transaction_types=transaction_types,
             single_entry_per_transaction=single_entry_per_transaction,
         )
-        return await self._download(account_id, path, format, params, offset, limit)

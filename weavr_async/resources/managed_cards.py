@@ -10,15 +10,23 @@ from typing import Literal
 from .._operation import Operation
 from .._pagination import Checkpoint, Endpoint, Progress, Stream
 from .._responses import ResponseInfo
+from ..errors import InvalidRequest
 from ..models import AllLevelSpendRules, CardSpendRules, ManagedCard, StatementEntry, unstructure
-from . import _base as v
+from ._base import Context, Paging, Resource
 from ._statements import (
     STATEMENT_KEY,
     STATEMENT_SNAPSHOT,
     StatementFormat,
     StatementOrder,
     StatementResource,
-    statement_params,
+)
+from ._validators import (
+    check_choice,
+    check_country,
+    check_identifier,
+    check_int,
+    check_money,
+    check_text,
 )
 
 GET = Operation("managedCardGet", "GET", "/managed_cards/{id}")
@@ -69,7 +77,7 @@ _SPEND_INTERVALS = ("DAILY", "WEEKLY", "MONTHLY", "QUARTERLY", "YEARLY", "ALWAYS
 def spend_rules_body(rules: object, field: str = "rules") -> dict[str, object]:
     """Validate card spend rules against the contract's bounds and encode them."""
     if not isinstance(rules, CardSpendRules):
-        raise v.InvalidRequest(field, "expected CardSpendRules")
+        raise InvalidRequest(field, "expected CardSpendRules")
     for name, limit in (
         ("allowed_merchant_categories", 200),
         ("blocked_merchant_categories", 200),
@@ -82,36 +90,36 @@ def spend_rules_body(rules: object, field: str = "rules") -> dict[str, object]:
         if values is None:
             continue
         if isinstance(values, str) or len(values) > limit:
-            raise v.InvalidRequest(f"{field}.{name}", f"expected a list of at most {limit}")
+            raise InvalidRequest(f"{field}.{name}", f"expected a list of at most {limit}")
         for item in values:
             if name.endswith("countries"):
-                v.country(item, f"{field}.{name}")
+                check_country(item, f"{field}.{name}")
             else:
-                v.text(item, f"{field}.{name}")
+                check_text(item, f"{field}.{name}")
     for name in ("min_transaction_amount", "max_transaction_amount"):
         amount = getattr(rules, name)
         if amount is not None:
-            v.bounded_int(amount, f"{field}.{name}", 0)
+            check_int(amount, f"{field}.{name}", 0)
     for index, limit_rule in enumerate(rules.spend_limit or ()):
         where = f"{field}.spend_limit[{index}]"
-        v.money(limit_rule.value, f"{where}.value")
-        v.choice(limit_rule.interval, f"{where}.interval", _SPEND_INTERVALS)
+        check_money(limit_rule.value, f"{where}.value")
+        check_choice(limit_rule.interval, f"{where}.interval", _SPEND_INTERVALS)
     body: dict[str, object] = unstructure(rules)
     return body
 
 
-class SpendRules(v.Resource):
+class SpendRules(Resource):
     """A card's spend rules: `managed_cards.spend_rules.get/create/update/delete`."""
 
     async def get(self, card_id: str) -> AllLevelSpendRules:
         return await self._call(
-            SPEND_RULES_GET, AllLevelSpendRules, path={"id": v.identifier(card_id, "card_id")}
+            SPEND_RULES_GET, AllLevelSpendRules, path={"id": check_identifier(card_id, "card_id")}
         )
 
     async def create(self, card_id: str, rules: CardSpendRules) -> ResponseInfo:
         return await self._call(
             SPEND_RULES_CREATE,
-            path={"id": v.identifier(card_id, "card_id")},
+            path={"id": check_identifier(card_id, "card_id")},
             body=spend_rules_body(rules),
         )
 
@@ -126,16 +134,20 @@ class SpendRules(v.Resource):
         """Change the given rules; `method="INCREMENT"` adds to spend limits instead."""
         body = spend_rules_body(rules)
         if method is not None:
-            body["updateSpendLimitMethod"] = v.choice(method, "method", ("OVERWRITE", "INCREMENT"))
+            body["updateSpendLimitMethod"] = check_choice(
+                method, "method", ("OVERWRITE", "INCREMENT")
+            )
         return await self._call(
             SPEND_RULES_UPDATE,
-            path={"id": v.identifier(card_id, "card_id")},
+            path={"id": check_identifier(card_id, "card_id")},
             body=body,
             idempotency_ref=idempotency_ref,
         )
 
     async def delete(self, card_id: str) -> ResponseInfo:
-        return await self._call(SPEND_RULES_DELETE, path={"id": v.identifier(card_id, "card_id")})
+        return await self._call(
+            SPEND_RULES_DELETE, path={"id": check_identifier(card_id, "card_id")}
+        )
 
 
 class ManagedCards(StatementResource):
@@ -144,12 +156,12 @@ class ManagedCards(StatementResource):
     _statement_endpoint = STATEMENT_PAGES
     _id_field = "card_id"
 
-    def __init__(self, context: v.Context) -> None:
+    def __init__(self, context: Context) -> None:
         super().__init__(context)
         self.spend_rules = SpendRules(context)
 
     async def get(self, card_id: str) -> ManagedCard:
-        return await self._call(GET, ManagedCard, path={"id": v.identifier(card_id, "card_id")})
+        return await self._call(GET, ManagedCard, path={"id": check_identifier(card_id, "card_id")})
 
     def statement(
         self,
@@ -169,20 +181,14 @@ class ManagedCards(StatementResource):
 
         Pages hold up to 100 entries (the endpoint's cap, and the default).
         """
-        params = statement_params(
+        return self._statement(
+            card_id,
+            Paging(page_size, concurrency, checkpoint, on_progress),
             order=order,
             from_timestamp=from_timestamp,
             to_timestamp=to_timestamp,
             transaction_types=transaction_types,
             single_entry_per_transaction=single_entry_per_transaction,
-        )
-        return self._statement(
-            card_id,
-            params,
-            page_size=page_size,
-            concurrency=concurrency,
-            checkpoint=checkpoint,
-            on_progress=on_progress,
         )
 
     async def download_statement(
@@ -200,32 +206,36 @@ class ManagedCards(StatementResource):
         limit: int | None = None,
     ) -> int:
         """Write the statement as CSV or PDF to `path`, streamed; returns the bytes written."""
-        params = statement_params(
+        return await self._download_statement(
+            card_id,
+            path,
+            format=format,
+            offset=offset,
+            limit=limit,
             order=order,
             from_timestamp=from_timestamp,
             to_timestamp=to_timestamp,
             transaction_types=transaction_types,
             single_entry_per_transaction=single_entry_per_transaction,
         )
-        return await self._download(card_id, path, format, params, offset, limit)
 
     async def block(self, card_id: str) -> ResponseInfo:
         """Block the card until unblocked (409 INSTRUMENT_ALREADY_BLOCKED if it is)."""
-        return await self._call(BLOCK, path={"id": v.identifier(card_id, "card_id")})
+        return await self._call(BLOCK, path={"id": check_identifier(card_id, "card_id")})
 
     async def unblock(self, card_id: str) -> ResponseInfo:
-        return await self._call(UNBLOCK, path={"id": v.identifier(card_id, "card_id")})
+        return await self._call(UNBLOCK, path={"id": check_identifier(card_id, "card_id")})
 
     async def remove(self, card_id: str) -> ResponseInfo:
         """Destroy the card for good; its balance must be zero (409 BALANCE_NOT_ZERO)."""
-        return await self._call(REMOVE, path={"id": v.identifier(card_id, "card_id")})
+        return await self._call(REMOVE, path={"id": check_identifier(card_id, "card_id")})
 
     async def set_renewal_type(
         self, card_id: str, renewal_type: RenewalType, *, idempotency_ref: str | None = None
     ) -> ResponseInfo:
         return await self._call(
             RENEWAL,
-            path={"id": v.identifier(card_id, "card_id")},
-            body={"renewalType": v.choice(renewal_type, "renewal_type", ("RENEW", "NO_RENEW"))},
+            path={"id": check_identifier(card_id, "card_id")},
+            body={"renewalType": check_choice(renewal_type, "renewal_type", ("RENEW", "NO_RENEW"))},
             idempotency_ref=idempotency_ref,
         )

@@ -7,9 +7,20 @@ from datetime import datetime
 
 from .._operation import Operation
 from .._pagination import Checkpoint, Endpoint, Progress, SnapshotRule, Stream
+from ..errors import InvalidRequest
 from ..models import CurrencyAmount, InstrumentRef, NewTransfer, Transfer
 from ..models.common import TRANSACTION_STATES
-from . import _base as v
+from ._base import Paging, Resource
+from ._validators import (
+    check_choices,
+    check_description,
+    check_identifier,
+    check_instrument,
+    check_money,
+    check_tag,
+    check_time_range,
+    check_timestamp,
+)
 
 CREATE = Operation("transferCreate", "POST", "/transfers", idempotency_ref=True)
 LIST = Operation("transfersGet", "GET", "/transfers")
@@ -28,27 +39,27 @@ LIST_PAGES = Endpoint(
 def transfer_body(transfer: NewTransfer, field: str = "transfer") -> dict[str, object]:
     """Validate a transfer to create and encode it as the API's CreateTransferRequest."""
     if not isinstance(transfer, NewTransfer):
-        raise v.InvalidRequest(field, "expected a NewTransfer")
+        raise InvalidRequest(field, "expected a NewTransfer")
     body: dict[str, object] = {
-        "profileId": v.identifier(transfer.profile_id, f"{field}.profile_id"),
-        "source": v.instrument(transfer.source, f"{field}.source"),
-        "destination": v.instrument(transfer.destination, f"{field}.destination"),
-        "destinationAmount": v.money(
+        "profileId": check_identifier(transfer.profile_id, f"{field}.profile_id"),
+        "source": check_instrument(transfer.source, f"{field}.source"),
+        "destination": check_instrument(transfer.destination, f"{field}.destination"),
+        "destinationAmount": check_money(
             transfer.destination_amount, f"{field}.destination_amount", positive=True
         ),
     }
     if transfer.tag is not None:
-        body["tag"] = v.tag(transfer.tag, f"{field}.tag")
+        body["tag"] = check_tag(transfer.tag, f"{field}.tag")
     if transfer.description is not None:
-        body["description"] = v.description(transfer.description, f"{field}.description")
+        body["description"] = check_description(transfer.description, f"{field}.description")
     if transfer.scheduled_timestamp is not None:
-        body["scheduledTimestamp"] = v.identifier(
+        body["scheduledTimestamp"] = check_identifier(
             transfer.scheduled_timestamp, f"{field}.scheduled_timestamp"
         )
     return body
 
 
-class Transfers(v.Resource):
+class Transfers(Resource):
     """Create, read and list transfers."""
 
     async def create(
@@ -68,7 +79,9 @@ class Transfers(v.Resource):
         Safe to retry: one `idempotency-ref` (yours, or one generated for this call) is sent on
         every attempt, so the API applies the transfer at most once.
         """
-        scheduled = None if scheduled_at is None else str(v.timestamp(scheduled_at, "scheduled_at"))
+        scheduled = (
+            None if scheduled_at is None else str(check_timestamp(scheduled_at, "scheduled_at"))
+        )
         body = transfer_body(
             NewTransfer(
                 profile_id=profile_id,
@@ -85,7 +98,7 @@ class Transfers(v.Resource):
 
     async def get(self, transfer_id: str) -> Transfer:
         return await self._call(
-            GET, Transfer, path={"id": v.identifier(transfer_id, "transfer_id")}
+            GET, Transfer, path={"id": check_identifier(transfer_id, "transfer_id")}
         )
 
     def list(
@@ -103,27 +116,21 @@ class Transfers(v.Resource):
         on_progress: Callable[[Progress], None] | None = None,
     ) -> Stream[Transfer]:
         """The identity's transfers, newest first, as a stream (pages of up to 100)."""
-        start, end = v.time_range(created_from, created_to, "created_from", "created_to")
+        start, end = check_time_range(created_from, created_to, "created_from", "created_to")
         params: dict[str, object] = {
-            "profileId": None if profile_id is None else v.identifier(profile_id, "profile_id"),
-            "state": None if states is None else v.choices(states, "states", TRANSACTION_STATES),
+            "profileId": None if profile_id is None else check_identifier(profile_id, "profile_id"),
+            "state": None
+            if states is None
+            else check_choices(states, "states", TRANSACTION_STATES),
             "createdFrom": start,
             "createdTo": end,
-            "tag": None if tag is None else v.tag(tag),
+            "tag": None if tag is None else check_tag(tag),
         }
         if instrument is not None:
             # The contract's `instrumentId` filter is an object in form style: its two fields
             # travel as top-level query parameters.
-            ref = v.instrument(instrument, "instrument")
+            ref = check_instrument(instrument, "instrument")
             params["id"] = ref["id"]
             params["type"] = ref["type"]
-        return self._stream(
-            LIST_PAGES,
-            Transfer,
-            path={},
-            params=params,
-            page_size=page_size,
-            concurrency=concurrency,
-            checkpoint=checkpoint,
-            on_progress=on_progress,
-        )
+        paging = Paging(page_size, concurrency, checkpoint, on_progress)
+        return self._stream(LIST_PAGES, Transfer, paging, params=params)
