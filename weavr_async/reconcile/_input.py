@@ -14,7 +14,7 @@ import orjson
 
 from ..errors import InvalidRequest
 from ..models import Identity, InstrumentRef
-from ..resources._base import identifier
+from ..resources._validators import check_identifier
 
 __all__ = ["COLUMNS", "InputError", "Target", "parse_targets", "read_targets"]
 
@@ -173,8 +173,8 @@ def _target(row: Row) -> Target:
             "instrument_type",
             f"must be managed_accounts or managed_cards, got {instrument_type!r}",
         )
-    identity_id = identifier(_text(row["identity_id"], "identity_id"), "identity_id")
-    instrument_id = identifier(_text(row["instrument_id"], "instrument_id"), "instrument_id")
+    identity_id = check_identifier(_text(row["identity_id"], "identity_id"), "identity_id")
+    instrument_id = check_identifier(_text(row["instrument_id"], "instrument_id"), "instrument_id")
     identity = (
         Identity.corporate(identity_id)
         if identity_type == "CORPORATE"

@@ -18,12 +18,9 @@ from .._transport import Auth, CallOptions, Retry, Transport, frameless
 from .._wire import check_header_value
 from ..errors import InvalidRequest, MalformedResponse
 from ..models import structure
-from ._validators import check_identifier as identifier
 from ._validators import check_int
 
-# `identifier` is here only while reconcile/_input.py imports it from this module: it is
-# `_validators.check_identifier`.
-__all__ = ["Context", "Paging", "Resource", "identifier"]
+__all__ = ["Context", "Paging", "Resource"]
 
 T = TypeVar("T")
 
