@@ -461,7 +461,8 @@ class Transport:
         while True:
             attempt += 1
             remaining = None if retry.deadline is None else retry.deadline - clock.spent
-            traced.set("weavr.attempts", attempt)
+            if traced is not NO_SPAN:
+                traced.set("weavr.attempts", attempt)
             try:
                 return await self._attempt(
                     request, auth, receive, options, clock, remaining, idle, traced
@@ -534,7 +535,7 @@ class Transport:
                 async with self._client().request(
                     op.method,
                     request.url,
-                    params=request.query,
+                    params=request.query or None,
                     data=request.body,
                     headers=headers,
                     timeout=self._timeout_for(options.timeout, remaining, idle),
@@ -543,8 +544,9 @@ class Transport:
                     proxy_auth=self._proxy_auth,
                     allow_redirects=False,
                 ) as resp:
-                    traced.set("http.response.status_code", resp.status)
-                    traced.set("weavr.request_ref", request_ref_of(resp.headers))
+                    if traced is not NO_SPAN:
+                        traced.set("http.response.status_code", resp.status)
+                        traced.set("weavr.request_ref", request_ref_of(resp.headers))
                     if resp.status != op.success:
                         await self._refuse(op, resp, token, options.retry)
                     result = await receive(resp)
@@ -572,14 +574,15 @@ class Transport:
                 ) from None
             finally:
                 clock.spent += time.monotonic() - started
-        log.debug(
-            "%s %s -> %s in %.1f ms (request-ref %s)",
-            op.method,
-            op.operation_id,
-            resp.status,
-            (time.monotonic() - started) * 1000,
-            request_ref_of(resp.headers),
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s -> %s in %.1f ms (request-ref %s)",
+                op.method,
+                op.operation_id,
+                resp.status,
+                (time.monotonic() - started) * 1000,
+                request_ref_of(resp.headers),
+            )
         return result
 
     @staticmethod
