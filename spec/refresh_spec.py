@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""Regenerate ``spec/backoffice.openapi.yaml`` from the upstream Weavr contract.
+"""Regenerate the committed contract from the upstream Weavr description.
+
+The contract is written to ``weavr_async/testing/contract/backoffice.openapi.yaml``, inside the
+package, which ships it: strict mode (``FakeBackOffice(strict=True)``) checks requests and
+answers against it.
 
 Usage::
 
@@ -42,7 +46,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_UPSTREAM = REPO_ROOT.parent / "shared" / "upstream" / "weavr-multi-backoffice-openapi.yml"
-OUTPUT = REPO_ROOT / "spec" / "backoffice.openapi.yaml"
+OUTPUT = REPO_ROOT / "weavr_async" / "testing" / "contract" / "backoffice.openapi.yaml"
 
 # Annotation keywords removed wherever they appear in keyword position.
 ANNOTATION_KEYS = frozenset(

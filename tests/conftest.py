@@ -2,56 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from contract import make_request_validator, response_violation
 
 from weavr_async import BackOffice, Identity, RateBudget, Retry
-from weavr_async.testing import FakeBackOffice, RecordedRequest
+from weavr_async.testing import FakeBackOffice
 
 # Retries in tests wait milliseconds, not seconds: same code path, shorter sleeps.
 FAST_RETRY = Retry(max_attempts=4, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=1.0)
 
-# Known contract gap: the two bulk submissions declare only their 201, so the 400 (a malformed
-# bulk) and 401 (missing or dead credentials) the simulator answers for them, as the API does,
-# have nothing to validate against. Exactly these pairs are exempt; everything else is checked.
-UNDECLARED_RESPONSES = frozenset(
-    (op, status)
-    for op in ("bulksTransferCreate", "bulksManagedCardSpendRulesUpdate")
-    for status in (400, 401)
-)
-
-
-def contract_response_violation(
-    request: RecordedRequest,
-    status: int,
-    headers: Mapping[str, str],
-    body: bytes,
-    content_type: str,
-) -> str | None:
-    """The simulator's response validator: the contract's verdict on one of its answers."""
-    if (request.operation_id, status) in UNDECLARED_RESPONSES:
-        return None
-    return response_violation(request.method, request.path, status, headers, body, content_type)
-
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeBackOffice]:
-    """The simulator in strict mode: any request that breaks the contract in spec/ is answered
-    400 with the violation, so an SDK call that drifts from the contract fails its test; and
-    every answer it gives is checked against the contract too, failing the test at teardown."""
-    async with FakeBackOffice(
-        seed=7,
-        request_validator=make_request_validator(),
-        response_validator=contract_response_violation,
-    ) as server:
+    """The simulator in strict mode: any request that breaks the contract is answered 400 with
+    the violation, so an SDK call that drifts from the contract fails its test; and every
+    answer it gives is checked against the contract too, failing the test at teardown."""
+    async with FakeBackOffice(seed=7, strict=True) as server:
         yield server
-    if server.response_violations:
-        shown = "\n".join(server.response_violations[:10])
-        more = len(server.response_violations) - 10
-        tail = f"\n... and {more} more" if more > 0 else ""
-        pytest.fail(f"the simulator answered off-contract:\n{shown}{tail}", pytrace=False)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from typing import Any
 
 import attrs
 import pytest
-from contract import operation_ids, spec_document
 
 import weavr_async.resources  # noqa: F401  (declares every operation)
 from weavr_async import (
@@ -27,6 +26,7 @@ from weavr_async import (
 )
 from weavr_async._operation import OPERATIONS
 from weavr_async.testing import BASE_PATH, FakeBackOffice, RecordedRequest
+from weavr_async.testing.contract import operation_ids, spec_document
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -274,7 +274,7 @@ async def test_every_operation_answers_on_contract_through_the_sdk(
     await fails(404, acme.users.deactivate(missing))
 
     # Bulks: submit both kinds, then walk one through its states by hand.
-    bulk = await acme.bulks.create_transfers(
+    submitted = await acme.bulks.create_transfers(
         [
             NewTransfer(
                 profile_id="1",
@@ -285,21 +285,23 @@ async def test_every_operation_answers_on_contract_through_the_sdk(
             for i in range(3)
         ]
     )
+    bulk_id = submitted.bulk_id
+    assert bulk_id is not None
     await acme.bulks.update_card_spend_rules(
         [CardSpendRulesUpdate(card_id=debit.id, rules=CardSpendRules(allow_atm=True))]
     )
-    await acme.bulks.get(bulk.bulk_id)
+    await acme.bulks.get(bulk_id)
     await fails(404, acme.bulks.get(missing))
-    await acme.bulks.execute(bulk.bulk_id)
-    await fails(409, acme.bulks.execute(bulk.bulk_id))
+    await acme.bulks.execute(bulk_id)
+    await fails(409, acme.bulks.execute(bulk_id))
     fake.advance_bulks(1)
-    await acme.bulks.pause(bulk.bulk_id)
-    await fails(409, acme.bulks.pause(bulk.bulk_id))
-    await acme.bulks.resume(bulk.bulk_id)
-    await fails(409, acme.bulks.resume(bulk.bulk_id))
-    await acme.bulks.cancel(bulk.bulk_id)
-    await fails(409, acme.bulks.cancel(bulk.bulk_id))
-    await acme.bulks.operations(bulk.bulk_id).collect()
+    await acme.bulks.pause(bulk_id)
+    await fails(409, acme.bulks.pause(bulk_id))
+    await acme.bulks.resume(bulk_id)
+    await fails(409, acme.bulks.resume(bulk_id))
+    await acme.bulks.cancel(bulk_id)
+    await fails(409, acme.bulks.cancel(bulk_id))
+    await acme.bulks.operations(bulk_id).collect()
     await fails(404, acme.bulks.operations(missing).collect())
     # Listing has no documented 4xx a valid request can meet but the 401 of a dead token,
     # which the SDK answers by fetching a new token and sending again.

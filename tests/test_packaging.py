@@ -55,6 +55,12 @@ async def main() -> None:
             got = await acme.managed_accounts.get(account.id)
             entries = await acme.managed_accounts.statement(account.id).collect()
     assert (got.id, got.currency, len(entries)) == (account.id, "GBP", 20), (got, len(entries))
+    try:  # strict mode's checks are an extra, and say so
+        FakeBackOffice(strict=True)
+    except ImportError as exc:
+        assert "pip install 'weavr-async[strict]'" in str(exc), exc
+    else:
+        raise AssertionError("strict mode ran without the strict extra")
     print("smoke ok", got.id)
 
 
@@ -109,9 +115,10 @@ def test_the_wheel_holds_the_whole_package_and_its_type_marker(dists: Dists) -> 
     package = {
         p.relative_to(dists.source).as_posix()
         for p in (dists.source / "weavr_async").rglob("*")
-        if p.is_file() and p.suffix in (".py", ".typed")
+        if p.is_file() and p.suffix in (".py", ".typed", ".yaml")
     }
     assert "weavr_async/py.typed" in package
+    assert "weavr_async/testing/contract/backoffice.openapi.yaml" in package
     assert package <= names, f"missing from the wheel: {sorted(package - names)}"
     outside = {n for n in names if not n.startswith(("weavr_async/", "weavr_async-"))}
     assert not outside, f"the wheel installs more than the package: {sorted(outside)}"
@@ -134,7 +141,8 @@ def test_the_sdist_holds_what_it_takes_to_rebuild_and_test(dists: Dists) -> None
         "weavr_async/__init__.py",
         "weavr_async/py.typed",
         "tests/conftest.py",
-        "spec/backoffice.openapi.yaml",
+        "spec/refresh_spec.py",
+        "weavr_async/testing/contract/backoffice.openapi.yaml",
     ):
         assert needed in names, f"{needed} missing from the sdist"
     assert not [n for n in names if "__pycache__" in n or n.startswith(".git/")]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from contract import make_request_validator
 
 from weavr_async.testing import FakeBackOffice
+from weavr_async.testing.contract import make_request_validator
 
 Figures = dict[str, dict[str, object]]
 FIGURES_KEY = pytest.StashKey[Figures]()

@@ -1,4 +1,4 @@
-"""Every SDK operation against Stoplight Prism, an independent mock server of spec/.
+"""Every SDK operation against Stoplight Prism, an independent mock server of the contract.
 
 Prism checks each request against the contract and lists what it finds in an ``sl-violations``
 response header (a request that breaks the contract is answered 400, or 401 without
@@ -29,7 +29,6 @@ from typing import Any
 import aiohttp
 import attrs
 import pytest
-from contract import operation_for, operation_ids
 from yarl import URL
 
 from weavr_async import (
@@ -48,6 +47,7 @@ from weavr_async import (
     Stream,
     WeavrError,
 )
+from weavr_async.testing.contract import operation_for, operation_ids
 
 ACCOUNT = InstrumentRef.managed_account("110000000001")
 CARD = InstrumentRef.managed_card("120000000002")

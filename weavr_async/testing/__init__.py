@@ -66,26 +66,38 @@ Semantics worth knowing:
   -> ``response_validator`` (answers of auth, replay and handlers only; its messages go to
   ``response_violations``). Dropped requests are recorded with status 0. Note that
   aiohttp's own client retries an idempotent request once when its connection is dropped.
+* Strict mode: ``FakeBackOffice(strict=True)`` sets ``request_validator`` and
+  ``response_validator`` to the contract's checks (`weavr_async.testing.contract`, over the
+  OpenAPI document shipped in the package; ``pip install 'weavr-async[strict]'``). A request
+  breaking the contract is answered 400 ``{"message": <what is wrong>}``; an answer of the
+  simulator's own that breaks it goes to ``response_violations``, and leaving the ``async
+  with`` block raises `ContractViolation` listing them (``raise_for_violations()`` does the
+  same after ``start``/``close``). Exempt, as the contract declares no error for them: the
+  400 and 401 of the two bulk submissions (``contract.UNDECLARED_RESPONSES``).
 """
 
+from ._app import RequestValidator, ResponseValidator
+from ._backoffice import ContractViolation, FakeBackOffice
 from ._faults import FaultAction, Faults
-from ._server import BASE_PATH, FakeBackOffice, ResponseValidator
-from ._state import (
+from ._records import (
     HISTORY_END_MS,
     RecordedRequest,
     SeededIdentity,
     SeededInstrument,
     SeededUser,
 )
+from ._routes import BASE_PATH
 from ._webhooks import WebhookDelivery
 
 __all__ = [
     "BASE_PATH",
     "HISTORY_END_MS",
+    "ContractViolation",
     "FakeBackOffice",
     "FaultAction",
     "Faults",
     "RecordedRequest",
+    "RequestValidator",
     "ResponseValidator",
     "SeededIdentity",
     "SeededInstrument",

@@ -11,17 +11,13 @@ hold on them. `record_statement_transfers` gives each such entry its COMPLETED t
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-import attrs
-
+from ._entities import Misstatement, StoredIdentity, StoredInstrument, StoredTransfer
 from ._history import FEE_BY_KIND, KIND, Ledger
+from ._store import Store
 
-if TYPE_CHECKING:
-    from ._state import Backend, _Identity, _Instrument, _Transfer
-
-__all__ = ["BOOK_FAULTS", "BookFault", "Misstatement", "corrupt", "record_statement_transfers"]
+__all__ = ["BOOK_FAULTS", "BookFault", "corrupt", "record_statement_transfers"]
 
 BookFault = Literal[
     "break_chain",
@@ -45,43 +41,23 @@ _TRANSFER = KIND["TRANSFER"]
 _OUTSIDE_NOTE = "Transfer with an account outside the simulated programme"
 
 
-@attrs.define
-class Misstatement:
-    """How the API misreports one instrument's statement: an offset on every `endBalance`
-    it serves, and entries it counts but never serves (by transaction id)."""
-
-    end_balance: int = 0
-    hidden: set[int] = attrs.field(factory=set)
-
-    def apply(
-        self, ledger: Ledger, indexes: Sequence[int], end_balance: int
-    ) -> tuple[Sequence[int], int]:
-        """A page's entry indexes and end balance as the misreporting API serves them."""
-        if self.hidden:
-            txid = ledger.txid
-            indexes = [i for i in indexes if txid[i] not in self.hidden]
-        return indexes, end_balance + self.end_balance
-
-
-def record_statement_transfers(backend: Backend, inst: _Instrument) -> int:
+def record_statement_transfers(store: Store, inst: StoredInstrument) -> int:
     """File a COMPLETED transfer for every TRANSFER entry of `inst` that has none: the
     entry's transaction id, amount and time, the other side an account outside the programme
     (its id answers 404). Returns how many were filed."""
-    from ._state import _Transfer
-
     ledger = inst.ledger
     identity = inst.identity
-    outside = ("managed_accounts", backend.new_id())
-    new: list[_Transfer] = []
+    outside = ("managed_accounts", store.new_id())
+    new: list[StoredTransfer] = []
     for i in ledger.positions(frozenset({_TRANSFER})):
         txid = str(ledger.txid[i])
-        if txid in backend.transfers:
+        if txid in store.transfers:
             continue
         amount = ledger.amt[i]
         ts = ledger.ts[i]
         here = (inst.kind, inst.id)
         source, destination = (here, outside) if amount < 0 else (outside, here)
-        transfer = _Transfer(
+        transfer = StoredTransfer(
             txid,
             identity.id,
             identity.transfer_profile,
@@ -94,13 +70,13 @@ def record_statement_transfers(backend: Backend, inst: _Instrument) -> int:
             description=_OUTSIDE_NOTE,
             executed_ms=ts,
         )
-        backend.transfers[txid] = transfer
+        store.transfers[txid] = transfer
         new.append(transfer)
     _file_sorted(identity, new)
     return len(new)
 
 
-def corrupt(backend: Backend, inst: _Instrument, fault: str) -> str:
+def corrupt(store: Store, inst: StoredInstrument, fault: str) -> str:
     """Plant `fault` (one of `BOOK_FAULTS`) in the books of `inst`, near the middle of its
     history (`drop_entry`: its newest entry); returns the transaction or transfer id it
     concerns ("" for a misstated end balance). Raises ValueError when the instrument's books
@@ -111,9 +87,9 @@ def corrupt(backend: Backend, inst: _Instrument, fault: str) -> str:
     if fault in ("break_chain", "misstate_end_balance", "duplicate_entry") and inst.is_debit:
         raise ValueError(f"{fault}: a DEBIT_MODE card's statement carries no balances")
     if fault == "lose_transfer":
-        return _lose_transfer(backend, inst)
+        return _lose_transfer(store, inst)
     if fault == "misstate_end_balance":
-        _misstatement(backend, inst).end_balance += 1
+        _misstatement(store, inst).end_balance += 1
         return ""
     if len(ledger) < 3:
         raise ValueError(f"{fault}: needs an instrument with at least 3 statement entries")
@@ -127,13 +103,13 @@ def corrupt(backend: Backend, inst: _Instrument, fault: str) -> str:
         return _duplicate_entry(ledger)
     if fault == "drop_entry":
         # The newest entry: a walk meets it first, when it pins its snapshot.
-        _misstatement(backend, inst).hidden.add(ledger.txid[-1])
+        _misstatement(store, inst).hidden.add(ledger.txid[-1])
         return str(ledger.txid[-1])
-    return _forget_transfer(backend, inst)
+    return _forget_transfer(store, inst)
 
 
-def _misstatement(backend: Backend, inst: _Instrument) -> Misstatement:
-    return backend.misstatements.setdefault(inst.id, Misstatement())
+def _misstatement(store: Store, inst: StoredInstrument) -> Misstatement:
+    return store.misstatements.setdefault(inst.id, Misstatement())
 
 
 def _duplicate_entry(ledger: Ledger) -> str:
@@ -160,21 +136,19 @@ def _duplicate_entry(ledger: Ledger) -> str:
     return str(ledger.txid[index])
 
 
-def _lose_transfer(backend: Backend, inst: _Instrument) -> str:
+def _lose_transfer(store: Store, inst: StoredInstrument) -> str:
     """A COMPLETED transfer into `inst`, inside its history, that never reached its
     statement."""
-    from ._state import _Transfer
-
     ledger = inst.ledger
     if not len(ledger):
         raise ValueError("lose_transfer: needs an instrument with statement entries")
     ts = ledger.ts[len(ledger) // 2]
     identity = inst.identity
-    transfer = _Transfer(
-        backend.new_id(),
+    transfer = StoredTransfer(
+        store.new_id(),
         identity.id,
         identity.transfer_profile,
-        ("managed_accounts", backend.new_id()),
+        ("managed_accounts", store.new_id()),
         (inst.kind, inst.id),
         inst.currency,
         1_234,
@@ -183,21 +157,21 @@ def _lose_transfer(backend: Backend, inst: _Instrument) -> str:
         description=_OUTSIDE_NOTE,
         executed_ms=ts,
     )
-    backend.transfers[transfer.id] = transfer
+    store.transfers[transfer.id] = transfer
     _file_sorted(identity, [transfer])
     return transfer.id
 
 
-def _forget_transfer(backend: Backend, inst: _Instrument) -> str:
+def _forget_transfer(store: Store, inst: StoredInstrument) -> str:
     """Delete the transfer behind one TRANSFER entry of `inst`: the entry stays."""
     ledger = inst.ledger
     positions = ledger.positions(frozenset({_TRANSFER}))
     middle = len(positions) // 2
     for i in [*positions[middle:], *positions[:middle]]:
         txid = str(ledger.txid[i])
-        transfer = backend.transfers.get(txid)
+        transfer = store.transfers.get(txid)
         if transfer is not None and transfer.state == "COMPLETED":
-            del backend.transfers[txid]
+            del store.transfers[txid]
             identity = inst.identity
             keep = [t for t in identity.transfers if t is not transfer]
             identity.transfers[:] = keep
@@ -209,7 +183,7 @@ def _forget_transfer(backend: Backend, inst: _Instrument) -> str:
     )
 
 
-def _file_sorted(identity: _Identity, new: list[_Transfer]) -> None:
+def _file_sorted(identity: StoredIdentity, new: list[StoredTransfer]) -> None:
     """Merge transfers (sorted by creation) into the identity's, keeping creation order
     (ties: the ones already there first)."""
     if not new:

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import Any, Literal
 
 from ..models.statement_csv import STATEMENT_CSV_COLUMNS, flatten_entry
 
-__all__ = ["CSV_COLUMNS", "render_csv", "render_pdf"]
+__all__ = ["CSV_COLUMNS", "accept_kind", "render_csv", "render_pdf"]
 
 CSV_COLUMNS = STATEMENT_CSV_COLUMNS
+
+
+def accept_kind(accept: str) -> Literal["csv", "pdf", "json"]:
+    """'csv', 'pdf' or 'json' from an Accept header (first recognised media type wins)."""
+    for part in accept.split(","):
+        media = part.split(";", 1)[0].strip().lower()
+        if media == "text/csv":
+            return "csv"
+        if media == "application/pdf":
+            return "pdf"
+        if media == "application/json":
+            return "json"
+    return "json"
 
 
 def render_csv(entries: list[dict[str, Any]]) -> bytes:

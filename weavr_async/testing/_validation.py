@@ -8,6 +8,7 @@ from typing import Any
 
 __all__ = [
     "DIGITS",
+    "TAG",
     "Problems",
     "check_amount",
     "check_bool",
@@ -20,6 +21,8 @@ __all__ = [
 ]
 
 DIGITS = re.compile(r"^[0-9]+$")
+# A tag (on transfers, users, and the GET /transfers filter): at most 50 of these characters.
+TAG = re.compile(r"^[a-zA-Z0-9_-]+$")
 INSTRUMENT_TYPES = ("managed_accounts", "managed_cards")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 # Error codes valid in BackofficeBadRequestError but not in BadRequestError's SyntaxError.

@@ -25,7 +25,7 @@ import orjson
 from yarl import URL
 
 from ..webhooks import sign
-from ._state import _Bulk
+from ._entities import StoredBulk
 
 __all__ = ["DRAIN_SECONDS", "WebhookDelivery", "WebhookSender", "loopback_url"]
 
@@ -91,7 +91,7 @@ class WebhookSender:
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
-    def bulk_changed(self, bulk: _Bulk) -> None:
+    def bulk_changed(self, bulk: StoredBulk) -> None:
         """Called by the backend whenever a bulk process moved; queues a delivery if due."""
         url = self.url
         if url is None:
