@@ -5,10 +5,10 @@ escapes, and the pure header readers never raise and stay within their bounds.""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from typing import Any
 
-import orjson
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -109,7 +109,7 @@ def test_any_answer_to_a_call_is_a_typed_value_or_a_weavr_error(
             lambda s: s.managed_accounts.get("2001"),
             "/managed_accounts/2001",
             status,
-            orjson.dumps(body),
+            json.dumps(body).encode(),
             headers,
         )
     )
@@ -137,7 +137,7 @@ def test_any_statement_page_walks_into_typed_entries_or_a_weavr_error(body: Any)
         return [entry async for entry in stream]
 
     got = asyncio.run(
-        _answer_once(walk, "/managed_accounts/2001/statement", 200, orjson.dumps(body), {})
+        _answer_once(walk, "/managed_accounts/2001/statement", 200, json.dumps(body).encode(), {})
     )
     if isinstance(got, WeavrError):
         return
