@@ -12,7 +12,6 @@ hold the request headers in clear).
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import random
 import time
@@ -29,6 +28,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ._budget import RateBudget
+from ._gc import gc_paused
 from ._operation import Operation, QueryPairs
 from ._tracing import NO_SPAN, span, tracing
 from ._version import USER_AGENT
@@ -227,16 +227,9 @@ def _proxy_and_auth(proxy: str | None) -> tuple[URL | None, aiohttp.BasicAuth | 
 
 
 def decode_json(raw: bytes) -> Any:
-    """orjson decode with the cyclic GC paused: a 500-entry page allocates thousands of dicts,
-    and letting the collector run over and over while they are built (and over every page
-    still buffered) cost a third of a walk's time (benchmarks/bench_walk.py)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    """orjson decode with the cyclic GC paused (why: `_gc.gc_paused`)."""
+    with gc_paused():
         return orjson.loads(raw)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def frameless(exc: BaseException) -> BaseException:
