@@ -684,3 +684,28 @@ async def test_a_hand_built_checkpoint_is_held_to_the_same_checks(client: BackOf
     for bad in (attrs.evolve(good, offset=2**40), attrs.evolve(good, yielded=-1)):
         with pytest.raises(InvalidRequest, match="checkpoint"):
             statement(ACCOUNT, checkpoint=bad)
+
+
+# -- an entry counted but left out of its page ----------------------------------------------
+
+
+@pytest.mark.parametrize("order", ["ASC", "DESC"])
+async def test_an_entry_counted_but_left_out_of_its_page_is_malformed_not_duplicated(
+    hostile: HostileServer, client: BackOffice, order: Literal["ASC", "DESC"]
+) -> None:
+    """The page holding it serves one entry fewer, so the walk takes the API to cap its pages
+    there; the next page then overlaps the last one by an entry. Believed, the walk would end
+    with the count met, one entry twice and the left-out one lost."""
+    entries = history(1_500)
+    hidden = entries[750]
+
+    def leave_out(body: dict[str, Any], offset: int) -> None:
+        if hidden in body["entry"]:
+            body["entry"].remove(hidden)
+            body["responseCount"] = len(body["entry"])
+
+    hostile.route("GET", STATEMENT, Listing(entries, tweak=leave_out))
+    stream = acme(client).managed_accounts.statement("2001", order=order, page_size=500)
+    with pytest.raises(MalformedResponse, match="an entry served twice"):
+        async for _ in stream:
+            pass

@@ -90,6 +90,8 @@ class Segment:
         self.upper = upper
         self.last_ts: int | None = None
         self.last_keys: frozenset[str] = frozenset()
+        self.tail_keys: frozenset[str] = frozenset()
+        self.boundary_ts: int | None = None
         self._first: PageAndBody | None = first
         step = source.page_size
         served = first[0].response_count
@@ -140,6 +142,31 @@ class Segment:
         )
         if stamps:
             self.last_ts = stamps[-1]
+
+    def check_boundary(self, items: list[RawItem], stamps: list[int], offset: int) -> None:
+        """No entry on both sides of a page boundary. Pages are in timestamp order (checked
+        first), so an entry served twice by consecutive pages can only stand at the timestamp
+        they share: only those entries' keys are compared. (An API that counts an entry but
+        leaves it out of its page makes the next page overlap this way; believing it would
+        yield one entry twice and lose the one left out, with the count still met.)"""
+        if not stamps:
+            return
+        fields = self.source.endpoint.key_fields
+        before, first, last = self.tail_keys, stamps[0], stamps[-1]
+        if before and first == self.boundary_ts:
+            leading = 0
+            while leading < len(stamps) and stamps[leading] == first:
+                leading += 1
+            keys = {entry_key(item, fields) for item in items[:leading]}
+            if not keys.isdisjoint(before):
+                raise malformed(
+                    self.source.operation, f"page at offset {offset}: an entry served twice"
+                )
+        trailing = len(stamps)
+        while trailing > 0 and stamps[trailing - 1] == last:
+            trailing -= 1
+        self.tail_keys = frozenset(entry_key(item, fields) for item in items[trailing:])
+        self.boundary_ts = last
 
     def check_keys(self, items: list[RawItem], offset: int) -> None:
         fields = self.source.endpoint.key_fields
@@ -253,6 +280,7 @@ class Walk:
         if segment.order is not None:
             stamps = source.stamps(entries, offset)
             segment.check_stamps(stamps, offset)
+            segment.check_boundary(entries, stamps, offset)
             if segment.keep is not None:
                 entries = segment.keep.apply(entries, stamps)
         elif entries:
