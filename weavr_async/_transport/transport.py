@@ -15,248 +15,50 @@ import asyncio
 import logging
 import random
 import time
-import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import aiohttp
-import attrs
 import backoff
 import orjson
-from multidict import CIMultiDict, CIMultiDictProxy
-from yarl import URL
 
-from ._budget import RateBudget
-from ._gc import gc_paused
-from ._operation import Operation, QueryPairs
-from ._tracing import NO_SPAN, span, tracing
-from ._version import USER_AGENT
-from ._wire import (
+from .._budget import RateBudget
+from .._gc import gc_paused
+from .._operation import Operation, QueryPairs
+from .._tracing import NO_SPAN, span, tracing
+from .._version import USER_AGENT
+from .._wire import (
     error_from_response,
     join_url,
     parse_rate_limit,
     parse_rate_limit_reset,
     request_ref_of,
 )
-from .errors import APIError, MalformedResponse, TransportError, WeavrError
-from .models import Secret
+from ..errors import MalformedResponse, TransportError, WeavrError
+from ..models import Secret
+from .proxies import env_proxy, proxy_and_auth
+from .redaction import RequestHeaders, frameless
+from .signals import Clock, Refused, Request, Retryable, is_transient, mark_transient, with_margin
+from .values import (
+    DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_DOWNLOAD_SIZE,
+    Auth,
+    CallOptions,
+    DownloadSink,
+    Response,
+    Retry,
+    TransportStats,
+)
 
-__all__ = [
-    "Auth",
-    "CallOptions",
-    "DownloadSink",
-    "Response",
-    "Retry",
-    "Transport",
-    "TransportStats",
-]
+__all__ = ["Transport", "decode_json"]
 
 log = logging.getLogger("weavr_async")
 
-SANDBOX_URL = "https://sandbox.weavr.io/multi/backoffice"
-DEFAULT_MAX_BODY_SIZE = 32 * 1024**2
-"""JSON bodies larger than this are refused (a 500-entry statement page is about 0.5 MB)."""
-DEFAULT_MAX_DOWNLOAD_SIZE = 2 * 1024**3
-"""Statement files larger than this are refused rather than filling a disk."""
-LEARNED_WINDOW_MARGIN = 1.1
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _ERROR_BODY_LIMIT = 64 * 1024
 _CHUNK = 64 * 1024
-_USER_AGENT = USER_AGENT
 T = TypeVar("T")
-
-
-class Auth(Protocol):
-    """Supplies the identity's bearer token and forgets one the API refused."""
-
-    async def token(self) -> Secret: ...
-
-    def invalidate(self, token: Secret) -> bool: ...
-
-
-class DownloadSink(Protocol):
-    """Where a downloaded body goes: `restart` before each attempt's first byte."""
-
-    async def restart(self) -> None: ...
-
-    async def write(self, chunk: bytes) -> None: ...
-
-
-@attrs.frozen
-class Retry:
-    """How failed requests are retried (with `backoff`'s exponential waits, full jitter).
-
-    `max_attempts` counts the first try, and the token request a call may need is part of
-    the same budget. `deadline` bounds the seconds one logical call spends with the server
-    and waiting between its attempts, all attempts together (time queued behind the client's
-    own concurrency cap and rate gate is not counted); None for no bound. A 429's
-    `x-ratelimit-reset` closes the client's `RateBudget` for that long, and what its
-    `x-ratelimit-limit` says becomes a window of the budget (`adaptive_rate_limit`, the
-    default; without it each request waits out its own 429). `max_rate_limit_wait` is the
-    longest a request waits for the budget: past it the call fails with `BudgetExhausted`
-    (carrying when the budget returns) instead of hanging; None waits as long as it takes.
-    """
-
-    max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
-    base_delay: float = attrs.field(default=0.2, validator=attrs.validators.ge(0))
-    max_delay: float = attrs.field(default=10.0, validator=attrs.validators.ge(0))
-    max_rate_limit_wait: float | None = attrs.field(default=120.0)
-    adaptive_rate_limit: bool = True
-    deadline: float | None = attrs.field(default=60.0)
-
-    @max_rate_limit_wait.validator
-    def _check_wait(self, _: attrs.Attribute[float | None], value: float | None) -> None:
-        if value is not None and not value >= 0:
-            raise ValueError("max_rate_limit_wait must be >= 0 (or None)")
-
-    @deadline.validator
-    def _check_deadline(self, _: attrs.Attribute[float | None], value: float | None) -> None:
-        if value is not None and not value > 0:
-            raise ValueError("deadline must be positive (or None)")
-
-    @classmethod
-    def disabled(cls) -> Retry:
-        return cls(max_attempts=1)
-
-
-@attrs.frozen
-class CallOptions:
-    """What may differ from one call to the next on a shared client (`with_options`)."""
-
-    timeout: float
-    retry: Retry
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-@attrs.define
-class TransportStats:
-    """Counters a job can report: requests sent, retries, 429s seen, time spent waiting."""
-
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    token_refreshes: int = 0
-    rate_limit_wait_seconds: float = 0.0
-
-
-@attrs.frozen
-class Response:
-    status: int
-    data: Any = attrs.field(repr=False)  # an access-token answer carries the token
-    request_ref: str | None
-    headers: Mapping[str, str] = attrs.field(repr=False)
-
-
-class _Headers(dict[str, str]):
-    """Request headers whose repr hides the credentials, so that not even a traceback that
-    renders local variables shows the API key or a bearer token."""
-
-    SECRET = frozenset({"api-key", "authorization"})
-
-    def __init__(self, *, api_key: Secret, token: Secret | None, accept: str) -> None:
-        super().__init__({"api-key": api_key.reveal(), "accept": accept})
-        if token is not None:
-            self["authorization"] = f"Bearer {token.reveal()}"
-
-    def __repr__(self) -> str:
-        shown = {k: ("**********" if k in self.SECRET else v) for k, v in self.items()}
-        return f"_Headers({shown!r})"
-
-    __str__ = __repr__
-
-
-@attrs.frozen
-class _Request:
-    """One logical call, fixed before its first attempt (so every retry repeats it)."""
-
-    op: Operation
-    url: str
-    query: QueryPairs
-    body: bytes | None
-    idempotency_ref: str | None
-    accept: str
-
-
-class _Retryable(Exception):
-    """Raised inside one attempt when another may follow; carries the final error to raise."""
-
-    def __init__(self, error: WeavrError, wait_hint: float | None = None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.wait_hint = wait_hint
-
-
-class _Refused(Exception):
-    """A 401 on a request that carried a token: the token may have expired."""
-
-    def __init__(self, error: APIError, token: Secret) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.token = token
-
-
-def _mark_transient(error: WeavrError) -> WeavrError:
-    # Read by a call whose token request failed this way: it may try again (see `_attempt`).
-    error._transient = True  # type: ignore[attr-defined]
-    return error
-
-
-def _is_transient(error: BaseException) -> bool:
-    return bool(getattr(error, "_transient", False))
-
-
-def env_proxy(base_url: str) -> str | None:
-    """The proxy `HTTP_PROXY`/`HTTPS_PROXY` name for `base_url`, unless `NO_PROXY` exempts
-    its host (the environment lookup of urllib, done once)."""
-    url = URL(base_url)
-    proxies = urllib.request.getproxies_environment()
-    if url.host and urllib.request.proxy_bypass(url.host):
-        return None
-    return proxies.get(url.scheme)
-
-
-def _proxy_and_auth(proxy: str | None) -> tuple[URL | None, aiohttp.BasicAuth | None]:
-    """A proxy URL without its credentials, and the credentials as aiohttp's proxy auth."""
-    if proxy is None:
-        return None, None
-    url = URL(proxy)
-    if url.user is None:
-        return url, None
-    return url.with_user(None), aiohttp.BasicAuth(url.user, url.password or "")
-
-
-def decode_json(raw: bytes) -> Any:
-    """orjson decode with the cyclic GC paused (why: `_gc.gc_paused`)."""
-    with gc_paused():
-        return orjson.loads(raw)
-
-
-def frameless(exc: BaseException) -> BaseException:
-    """`exc`, and every exception it chains, without frames: how a library's exception is
-    kept as the cause of the SDK's own. aiohttp's frames hold the request headers in a plain
-    dict (API key and bearer token in clear), the decoders' the response body (a token, for
-    an access-token answer); a traceback rendered with its locals would show them all. An
-    aiohttp response error (a bad status line, say) also keeps the request's headers, which
-    its repr shows: they are redacted. Type and message stay."""
-    pending, seen = [exc], set()
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        current.__traceback__ = None
-        if isinstance(current, aiohttp.ClientResponseError):
-            info = current.request_info
-            hidden = CIMultiDict(
-                (k, "**********" if k.lower() in _Headers.SECRET else v)
-                for k, v in info.headers.items()
-            )
-            current.request_info = aiohttp.RequestInfo(
-                info.url, info.method, CIMultiDictProxy(hidden), info.real_url
-            )
-        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
-    return exc
 
 
 class Transport:
@@ -296,7 +98,7 @@ class Transport:
         # send ~/.netrc credentials for the API's host.
         if proxy is None and trust_env:
             proxy = env_proxy(self.base_url)
-        self._proxy, self._proxy_auth = _proxy_and_auth(proxy)
+        self._proxy, self._proxy_auth = proxy_and_auth(proxy)
         self._trace_configs = trace_configs
         self.max_concurrency = max_concurrency
         self.max_body_size = max_body_size
@@ -317,7 +119,7 @@ class Transport:
             connector = aiohttp.TCPConnector(limit=max(self.max_concurrency, 10), ssl=self._ssl)
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                headers={"user-agent": _USER_AGENT},
+                headers={"user-agent": USER_AGENT},
                 trace_configs=self._trace_configs,
             )
         return self._session
@@ -349,7 +151,7 @@ class Transport:
         """
         if op.idempotency_ref and idempotency_ref is None:
             idempotency_ref = str(uuid.uuid4())
-        request = _Request(
+        request = Request(
             op,
             join_url(self.base_url, op.render_path(path_params or {})),
             query or [],
@@ -384,7 +186,7 @@ class Transport:
         Retried like any read, from the first byte again (`sink.restart()`), when it fails
         before or while the body flows.
         """
-        request = _Request(
+        request = Request(
             op, join_url(self.base_url, op.render_path(path_params)), query, None, None, accept
         )
 
@@ -413,7 +215,7 @@ class Transport:
 
     async def _exchange(
         self,
-        request: _Request,
+        request: Request,
         auth: Auth | None,
         receive: Callable[[aiohttp.ClientResponse], Awaitable[T]],
         options: CallOptions,
@@ -437,7 +239,7 @@ class Transport:
 
     async def _attempts(
         self,
-        request: _Request,
+        request: Request,
         auth: Auth | None,
         receive: Callable[[aiohttp.ClientResponse], Awaitable[T]],
         options: CallOptions,
@@ -448,7 +250,7 @@ class Transport:
         retry = options.retry
         delays = backoff.expo(factor=retry.base_delay, max_value=retry.max_delay)
         next(delays)
-        clock = _Clock()
+        clock = Clock()
         refreshed = False
         attempt = 0
         while True:
@@ -460,7 +262,7 @@ class Transport:
                 return await self._attempt(
                     request, auth, receive, options, clock, remaining, idle, traced
                 )
-            except _Refused as refused:
+            except Refused as refused:
                 if refreshed or auth is None:
                     raise refused.error from None
                 # The token expired or was revoked: get a new one once, and go again at once.
@@ -470,13 +272,13 @@ class Transport:
                     # Of many requests that met the same 401 only the first forgets the
                     # token (and so causes a new one to be requested): only it counts.
                     self.stats.token_refreshes += 1
-            except _Retryable as failure:
+            except Retryable as failure:
                 error = failure.error
                 hint = failure.wait_hint
                 wait = hint if hint is not None else random.uniform(0, next(delays) or 0.0)
                 out_of_time = retry.deadline is not None and clock.spent + wait >= retry.deadline
                 if attempt >= retry.max_attempts or out_of_time:
-                    raise _mark_transient(error) from error.__cause__ or failure.__cause__
+                    raise mark_transient(error) from error.__cause__ or failure.__cause__
                 self.stats.retries += 1
                 traced.set("weavr.retries", attempt)
                 log.info(
@@ -491,11 +293,11 @@ class Transport:
 
     async def _attempt(
         self,
-        request: _Request,
+        request: Request,
         auth: Auth | None,
         receive: Callable[[aiohttp.ClientResponse], Awaitable[T]],
         options: CallOptions,
-        clock: _Clock,
+        clock: Clock,
         remaining: float | None,
         idle: bool,
         traced: Any,
@@ -509,10 +311,10 @@ class Transport:
                 # The identity's token could not be had. This operation was never sent, so if
                 # the failure may pass (a 5xx, a 429, the network) it goes again within its
                 # own budget: the token request itself is tried once per attempt of the call.
-                if _is_transient(exc):
-                    raise _Retryable(exc) from exc
+                if is_transient(exc):
+                    raise Retryable(exc) from exc
                 raise
-        headers = _Headers(api_key=self._api_key, token=token, accept=request.accept)
+        headers = RequestHeaders(api_key=self._api_key, token=token, accept=request.accept)
         headers.update(options.headers)  # checked by the client: none of them is one of ours
         if request.idempotency_ref is not None:
             headers["idempotency-ref"] = request.idempotency_ref
@@ -543,20 +345,20 @@ class Transport:
                     if resp.status != op.success:
                         await self._refuse(op, resp, token, options.retry)
                     result = await receive(resp)
-            except (_Retryable, _Refused, WeavrError):
+            except (Retryable, Refused, WeavrError):
                 raise
             except aiohttp.ClientConnectorCertificateError as exc:
                 # An untrusted certificate will not become trusted by asking again.
                 raise self._transport_error(op, exc) from frameless(exc)
             except aiohttp.ClientConnectorError as exc:
                 # Never reached the server: every operation may try again.
-                raise _Retryable(self._transport_error(op, exc)) from frameless(exc)
+                raise Retryable(self._transport_error(op, exc)) from frameless(exc)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 # The request may have reached the server and been applied: only operations
                 # that are safe to repeat go again.
                 error = self._transport_error(op, exc)
                 if op.retry_safe:
-                    raise _Retryable(error) from frameless(exc)
+                    raise Retryable(error) from frameless(exc)
                 raise error from frameless(exc)
             except Exception as exc:
                 # aiohttp refusing what it was given (a header it will not send, say): its
@@ -593,7 +395,7 @@ class Transport:
             f"{op.operation_id}: {problem} (request-ref {ref})", operation=op.operation_id
         )
         if retry and op.retry_safe:
-            raise _Retryable(error)
+            raise Retryable(error)
         raise error
 
     async def _read_body(self, op: Operation, resp: aiohttp.ClientResponse) -> bytes:
@@ -633,7 +435,7 @@ class Transport:
                 operation=op.operation_id,
             )
             if op.retry_safe:
-                raise _Retryable(error) from frameless(exc)
+                raise Retryable(error) from frameless(exc)
             raise error from frameless(exc)
 
     async def _refuse(
@@ -655,7 +457,7 @@ class Transport:
         raw = await resp.content.read(_ERROR_BODY_LIMIT)
         api_error = error_from_response(op.operation_id, status, resp.headers, raw)
         if status == 401 and token is not None:
-            raise _Refused(api_error, token)
+            raise Refused(api_error, token)
         if status == 429:
             self.stats.rate_limited += 1
             reset = parse_rate_limit_reset(resp.headers)
@@ -664,13 +466,13 @@ class Transport:
             if retry.adaptive_rate_limit:
                 # Every identity and stream of the client waits it out (and, with a shared
                 # budget, every process); the retry goes through the budget like any start.
-                self.budget.learn(_with_margin(parse_rate_limit(resp.headers)), wait)
-                raise _Retryable(api_error, wait_hint=0.0)
+                self.budget.learn(with_margin(parse_rate_limit(resp.headers)), wait)
+                raise Retryable(api_error, wait_hint=0.0)
             if retry.max_rate_limit_wait is not None:
                 wait = min(wait, retry.max_rate_limit_wait)
-            raise _Retryable(api_error, wait_hint=wait)
+            raise Retryable(api_error, wait_hint=wait)
         if status in _RETRY_STATUSES and op.retry_safe:
-            raise _Retryable(api_error)
+            raise Retryable(api_error)
         raise api_error
 
     def _transport_error(self, op: Operation, exc: BaseException) -> TransportError:
@@ -678,14 +480,7 @@ class Transport:
         return TransportError(f"{op.operation_id}: {kind}", operation=op.operation_id)
 
 
-def _with_margin(limit: tuple[int, float] | None) -> tuple[int, float] | None:
-    """A limit a 429 taught, its window widened by `LEARNED_WINDOW_MARGIN`: the budget counts
-    a request when it starts, the API when it arrives, and arrivals jitter by milliseconds."""
-    return None if limit is None else (limit[0], limit[1] * LEARNED_WINDOW_MARGIN)
-
-
-@attrs.define
-class _Clock:
-    """Seconds a logical call has spent with the server and in backoff waits."""
-
-    spent: float = 0.0
+def decode_json(raw: bytes) -> Any:
+    """orjson decode with the cyclic GC paused (why: `_gc.gc_paused`)."""
+    with gc_paused():
+        return orjson.loads(raw)
