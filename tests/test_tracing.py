@@ -90,3 +90,16 @@ async def test_a_session_of_your_own_takes_the_trace_configs_itself(fake: FakeBa
                 trace_configs=[aiohttp.TraceConfig()],
             )
     assert caught.value.field == "trace_configs"
+
+
+async def test_each_walk_is_a_span_that_ends_with_what_it_did(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity, spans: InMemorySpanExporter
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR", history=250)
+    stream = bo.identity(corp).managed_accounts.statement(account.id, page_size=100)
+    assert len(await stream.collect()) == 250
+    (walk,) = named(spans, "weavr walk managedAccountStatement")
+    attributes = dict(walk.attributes or {})
+    assert attributes["weavr.items"] == 250 and attributes["weavr.pages"] == 3
+    assert attributes["weavr.total"] == 250 and attributes["weavr.page_size"] == 100
+    assert len(named(spans, "weavr managedAccountStatement")) == 3  # a span per page request

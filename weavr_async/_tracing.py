@@ -14,7 +14,7 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["NO_SPAN", "span", "tracing"]
+__all__ = ["NO_SPAN", "span", "start_span", "tracing"]
 
 try:
     from opentelemetry import trace as _trace
@@ -42,6 +42,10 @@ class _Span:
         if self._span is not None and value is not None:
             self._span.set_attribute(key, value)
 
+    def end(self) -> None:
+        if self._span is not None:
+            self._span.end()
+
     def failed(self, exc: BaseException) -> None:
         if self._span is not None:
             self._span.set_attribute("error.type", type(exc).__name__)
@@ -49,6 +53,17 @@ class _Span:
 
 
 NO_SPAN = _Span(None)
+
+
+def start_span(name: str, **attributes: str | int | None) -> _Span:
+    """A span that is not made current, for work that yields to its caller (a walk): the
+    caller's code runs between its steps, in its own context. `end()` it."""
+    if not tracing():
+        return NO_SPAN
+    started = _Span(_trace.get_tracer("weavr_async", __version__).start_span(name))
+    for key, value in attributes.items():
+        started.set(key, value)
+    return started
 
 
 @contextmanager

@@ -10,7 +10,8 @@ import attrs
 
 from .._budget import RateBudget
 from .._operation import query_pairs
-from ..errors import BudgetExhausted
+from .._tracing import NO_SPAN, start_span
+from ..errors import BudgetExhausted, WeavrError
 from ..models import structure_many
 from .checkpoint import Checkpoint, checkpoint_problem, fingerprint
 from .checks import malformed
@@ -57,6 +58,7 @@ class Stream(Generic[T]):
         self._start = checkpoint
         self._on_progress = on_progress
         self.progress = Progress()
+        self._span = NO_SPAN
         self._state: WalkState | None = None
 
     def __repr__(self) -> str:
@@ -131,6 +133,7 @@ class Stream(Generic[T]):
             self.progress.total = self.progress.items
         finally:
             await walk.close()
+            self._end_span()
 
     async def collect(self) -> list[T]:
         return [item async for item in self]
@@ -152,6 +155,7 @@ class Stream(Generic[T]):
             self.progress.total = self.progress.items
         finally:
             await walk.close()
+            self._end_span()
 
     async def _next_page(self, walk: Walk) -> Page[Any] | None:
         try:
@@ -160,7 +164,24 @@ class Stream(Generic[T]):
             # The walk stops where it stands, and says where that is: resume from here once
             # the budget returns (`exc.available_at`).
             exc.checkpoint = self.checkpoint
+            self._span.failed(exc)
             raise
+        except WeavrError as exc:
+            self._span.failed(exc)
+            raise
+
+    def _end_span(self) -> None:
+        """The walk's span ends with what it did (a walk left early ends it too)."""
+        traced, self._span = self._span, NO_SPAN
+        if traced is NO_SPAN:
+            return
+        progress = self.progress
+        traced.set("weavr.items", progress.items)
+        traced.set("weavr.pages", progress.pages)
+        traced.set("weavr.requests", progress.requests)
+        traced.set("weavr.repairs", progress.repairs)
+        traced.set("weavr.total", progress.total)
+        traced.end()
 
     def _begin(self, *, decode: bool, balances: bool) -> Walk:
         self.progress = Progress()
@@ -173,6 +194,12 @@ class Stream(Generic[T]):
             state.order = walk_order(rule, self._params)
         self._state = state
         self.progress.items = state.yielded
+        attributes: dict[str, str | int | None] = {
+            "weavr.operation_id": self._operation_id,
+            "weavr.page_size": self._page_size,
+            "weavr.concurrency": self._concurrency,
+        }
+        self._span = start_span(f"weavr walk {self._operation_id}", **attributes)
         source = PageSource(
             endpoint=self._endpoint,
             fetch=self._fetch,
