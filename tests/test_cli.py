@@ -316,3 +316,12 @@ async def test_progress_board_draws_in_place_on_a_terminal() -> None:
     assert "100/200" in text and "50%" in text
     assert draw_bar(0.5, 4) == "██··"
     assert Bar("x").fraction is None
+
+
+def test_weavr_log_that_is_not_a_level_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WEAVR_LOG", "loud")
+    assert main(["simulate", "--help"]) == 0  # --help exits before anything is configured
+    assert main(["statement", "--identity", "corporate:1", "--account", "2"]) == 2
+    assert "WEAVR_LOG" in capsys.readouterr().err

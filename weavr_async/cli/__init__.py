@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import __version__
+from ..client import configure_logging
+from ..errors import InvalidRequest
 from ._demo import add_parser as add_demo
 from ._reconcile_cmd import add_parser as add_reconcile
 from ._simulate import add_parser as add_simulate
@@ -33,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        level = os.environ.get("WEAVR_LOG", "").strip().lower()
+        if level:  # the SDK's log on stderr, as BackOffice.from_env() does
+            try:
+                configure_logging(level)
+            except InvalidRequest as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
         status: int = args.run(args)
     except SystemExit as exit_:  # argparse: --help, --version, usage errors
         code = exit_.code
