@@ -18,7 +18,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check weavr_async tests benchmarks examples spec noxfile.py docs
 
 typecheck: $(STAMP)
-	$(BIN)/mypy weavr_async examples benchmarks noxfile.py docs/_hooks
+	$(BIN)/mypy weavr_async tests examples benchmarks noxfile.py docs/_hooks
 
 test: lint typecheck docs
 	$(BIN)/python -m pytest -q

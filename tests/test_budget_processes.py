@@ -55,8 +55,11 @@ async def _two_processes(fake: FakeBackOffice, redis: str | None) -> tuple[int, 
         "limits": CLIENT_LIMITS,
         "redis": redis,
     }
-    env = {**os.environ, "WEAVR_API_KEY": fake.api_key, "BUDGET_TEST": orjson.dumps(config)}
-    env["BUDGET_TEST"] = env["BUDGET_TEST"].decode()  # type: ignore[attr-defined]
+    env = {
+        **os.environ,
+        "WEAVR_API_KEY": fake.api_key,
+        "BUDGET_TEST": orjson.dumps(config).decode(),
+    }
     fake.set_rate_limits(SERVER_LIMITS)
     procs = [
         await asyncio.create_subprocess_exec(

@@ -175,7 +175,8 @@ async def test_the_password_never_shows(
     budgets: Budgets, redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     admin = aioredis.from_url(redis_url)
-    await admin.execute_command(
+    # redis-py leaves execute_command unannotated (its typed acl_setuser returns bool | Awaitable).
+    await admin.execute_command(  # type: ignore[no-untyped-call]
         "ACL", "SETUSER", "budget-user", "on", ">pa55-W0rd%secret", "~*", "+@all"
     )
     await admin.aclose()

@@ -27,14 +27,14 @@ async def test_a_walk_within_the_budget_meets_no_429(fake: FakeBackOffice, corp:
         assert bo.stats.rate_limit_wait_seconds > 0  # it did have to pace
     fake.set_rate_limits(None)
     assert fake.faults.injected["rate_limiter"] == 0
-    assert got == [e["transactionId"]["id"] for e in fake.ledger(account)]  # type: ignore[index]
+    assert got == [e["transactionId"]["id"] for e in fake.ledger(account)]
 
 
 async def test_an_exhausted_budget_stops_the_walk_with_its_checkpoint_and_the_rest_resumes(
     fake: FakeBackOffice, corp: Identity
 ) -> None:
     account = fake.add_managed_account(corp.id, currency="EUR", history=1_000)
-    expected = [e["transactionId"]["id"] for e in fake.ledger(account)]  # type: ignore[index]
+    expected = [e["transactionId"]["id"] for e in fake.ledger(account)]
     retry = Retry(max_attempts=3, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=0.5)
     budget = RateBudget([(5, 60.0)])  # five requests a minute
     got: list[str] = []
@@ -52,6 +52,7 @@ async def test_an_exhausted_budget_stops_the_walk_with_its_checkpoint_and_the_re
     # Five requests: the token, the probe that pins the snapshot's newest entry, three pages.
     assert stopped.checkpoint is not None and stopped.checkpoint.yielded == len(got) == 300
     # Its plan said what the rest needs: seven page requests, a minute away under that budget.
+    assert plan is not None
     assert plan.requests == 7 and plan.entries == 700 and plan.seconds >= 59
     # Later (the budget has returned), new transactions meanwhile: the rest of that snapshot.
     fake.post_transactions(account, 5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import pytest
@@ -18,9 +18,12 @@ from weavr_async import (
     Progress,
     RateBudget,
     Retry,
+    Transfer,
 )
 from weavr_async._pagination import PAGE_TASK_NAME
 from weavr_async.testing import FakeBackOffice
+
+Order = Literal["ASC", "DESC"]
 
 
 def ids(entries: list[dict[str, object]]) -> list[str]:
@@ -53,7 +56,7 @@ async def traced() -> AsyncIterator[tuple[aiohttp.ClientSession, dict[str, int]]
 
 @pytest.mark.parametrize("order", ["ASC", "DESC"])
 async def test_account_statement_walk_is_exact_and_ordered(
-    fake: FakeBackOffice, bo: BackOffice, corp: Identity, order: str
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity, order: Order
 ) -> None:
     account = fake.add_managed_account(corp.id, currency="EUR", history=2_345)
     expected = ids(fake.ledger(account))
@@ -63,7 +66,7 @@ async def test_account_statement_walk_is_exact_and_ordered(
         account.id,
         order=order,
         page_size=200,
-        concurrency=5,  # type: ignore[arg-type]
+        concurrency=5,
     )
     got = [e.transaction_id.id async for e in stream]
     assert got == expected
@@ -340,7 +343,7 @@ async def test_page_size_is_checked_against_each_endpoints_cap(
 
 @pytest.mark.parametrize("order", ["ASC", "DESC"])
 async def test_back_dated_postings_behind_the_cursor_are_not_duplicated(
-    fake: FakeBackOffice, bo: BackOffice, corp: Identity, order: str
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity, order: Order
 ) -> None:
     """Postings inserted into the part already walked shift every later offset; the walk
     notices the changed count and repairs instead of yielding entries twice."""
@@ -350,7 +353,7 @@ async def test_back_dated_postings_behind_the_cursor_are_not_duplicated(
     walked_region = ledger[100] if order == "ASC" else ledger[-100]
     stream = bo.identity(corp).managed_accounts.statement(
         account.id,
-        order=order,  # type: ignore[arg-type]
+        order=order,
         page_size=100,
         concurrency=2,
     )
@@ -365,7 +368,7 @@ async def test_back_dated_postings_behind_the_cursor_are_not_duplicated(
 
 @pytest.mark.parametrize("order", ["ASC", "DESC"])
 async def test_back_dated_postings_ahead_of_the_cursor_are_included_once(
-    fake: FakeBackOffice, bo: BackOffice, corp: Identity, order: str
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity, order: Order
 ) -> None:
     """The documented limit: a posting back-dated into the part not yet walked is part of
     what the walk finds there, once, in its place."""
@@ -374,7 +377,7 @@ async def test_back_dated_postings_ahead_of_the_cursor_are_included_once(
     ahead = ledger[-100] if order == "ASC" else ledger[100]
     stream = bo.identity(corp).managed_accounts.statement(
         account.id,
-        order=order,  # type: ignore[arg-type]
+        order=order,
         page_size=100,
         concurrency=2,
     )
@@ -466,7 +469,7 @@ def test_a_walk_left_open_at_loop_shutdown_closes_quietly() -> None:
     ],
 )
 async def test_every_entry_once_in_order_with_faults_and_arrivals(
-    fake: FakeBackOffice, corp: Identity, kind: str, order: str
+    fake: FakeBackOffice, corp: Identity, kind: str, order: Order
 ) -> None:
     account = fake.add_managed_account(corp.id, currency="EUR", history=1_200)
     card = fake.add_managed_card(corp.id, currency="EUR", history=900)
@@ -487,10 +490,10 @@ async def test_every_entry_once_in_order_with_faults_and_arrivals(
             got = [t.id async for t in acme.transfers.list(page_size=50, concurrency=4)]
         else:
             resource = acme.managed_accounts if kind == "account" else acme.managed_cards
-            instrument = account if kind == "account" else card
+            instrument_id = account.id if kind == "account" else card.id
             stream = resource.statement(
-                instrument.id,
-                order=order,  # type: ignore[arg-type]
+                instrument_id,
+                order=order,
                 page_size=50,
                 concurrency=4,
             )
@@ -509,7 +512,7 @@ async def test_every_entry_once_in_order_with_faults_and_arrivals(
         assert len(ledger) > len(got) >= (1_200 if kind == "account" else 900)
 
 
-async def client_list(fake: FakeBackOffice, corp: Identity) -> AsyncIterator[object]:
+async def client_list(fake: FakeBackOffice, corp: Identity) -> AsyncIterator[Transfer]:
     async with BackOffice(
         api_key=fake.api_key, base_url=fake.url, budget=RateBudget.unlimited()
     ) as client:

@@ -27,7 +27,8 @@ async def test_a_429_closes_the_budget_for_its_reset_and_teaches_its_window(
     ) as client:
         session = client.identity(corp)
         await session.managed_accounts.get(account.id)
-        fake.faults.script_rate_limit(count=1, reset=0.2, operation_id="managedAccountGet")
+        # A fractional reset, finer than the contract's whole seconds, keeps the test fast.
+        fake.faults.script_rate_limit(count=1, reset=0.2, operation_id="managedAccountGet")  # type: ignore[arg-type]
         started = asyncio.get_running_loop().time()
         await session.managed_accounts.get(account.id)
         assert asyncio.get_running_loop().time() - started >= 0.19
@@ -43,7 +44,7 @@ async def test_without_adaptive_pacing_the_budget_learns_nothing(
     async with BackOffice(
         fake.api_key, base_url=fake.url, retry=retry, budget=RateBudget.unlimited()
     ) as client:
-        fake.faults.script_rate_limit(count=1, reset=0.05, operation_id="managedAccountGet")
+        fake.faults.script_rate_limit(count=1, reset=0.05, operation_id="managedAccountGet")  # type: ignore[arg-type]
         await client.identity(corp).managed_accounts.get(account.id)
         assert client.budget.limits == ()
         assert client.stats.rate_limited == 1

@@ -49,7 +49,7 @@ CASES: list[tuple[str, Call, str]] = [
     ("account id traversal", lambda s: s.managed_accounts.get("../../users"), "account_id"),
     ("account id letters", lambda s: s.managed_accounts.get("12a"), "account_id"),
     ("account id empty", lambda s: s.managed_accounts.get(""), "account_id"),
-    ("account id int", lambda s: s.managed_accounts.get(12), "account_id"),
+    ("account id int", lambda s: s.managed_accounts.get(12), "account_id"),  # type: ignore[arg-type]
     ("account id too long", lambda s: s.managed_accounts.get("1" * 41), "account_id"),
     ("account id url-encoded", lambda s: s.managed_accounts.get("1%2F2"), "account_id"),
     ("card id with query", lambda s: s.managed_cards.get("1?x=2"), "card_id"),
@@ -58,7 +58,7 @@ CASES: list[tuple[str, Call, str]] = [
     ("card id newline", lambda s: s.managed_cards.remove("1\n"), "card_id"),
     ("transfer id unicode digits", lambda s: s.transfers.get("١٢٣"), "transfer_id"),
     ("user id slash", lambda s: s.users.invite("1/2"), "user_id"),
-    ("user id none", lambda s: s.users.deactivate(None), "user_id"),
+    ("user id none", lambda s: s.users.deactivate(None), "user_id"),  # type: ignore[arg-type]
     ("bulk id dots", lambda s: s.bulks.get(".."), "bulk_id"),
     ("bulk id in pause", lambda s: s.bulks.pause("x"), "bulk_id"),
     # page sizes and concurrency
@@ -66,7 +66,7 @@ CASES: list[tuple[str, Call, str]] = [
     ("account page 0", lambda s: s.managed_accounts.statement("1", page_size=0), "page_size"),
     ("card page 101", lambda s: s.managed_cards.statement("1", page_size=101), "page_size"),
     ("card page negative", lambda s: s.managed_cards.statement("1", page_size=-5), "page_size"),
-    ("transfers page float", lambda s: s.transfers.list(page_size=10.5), "page_size"),
+    ("transfers page float", lambda s: s.transfers.list(page_size=10.5), "page_size"),  # type: ignore[arg-type]
     ("bulk ops page bool", lambda s: s.bulks.operations("1", page_size=True), "page_size"),
     ("concurrency 0", lambda s: s.transfers.list(concurrency=0), "concurrency"),
     # time ranges
@@ -90,11 +90,11 @@ CASES: list[tuple[str, Call, str]] = [
         lambda s: s.managed_accounts.statement("1", to_timestamp=-1),
         "to_timestamp",
     ),
-    ("string epoch", lambda s: s.transfers.list(created_from="yesterday"), "created_from"),
+    ("string epoch", lambda s: s.transfers.list(created_from="yesterday"), "created_from"),  # type: ignore[arg-type]
     ("inverted created", lambda s: s.transfers.list(created_from=5, created_to=4), "created_to"),
     # enums and lists
-    ("bad order", lambda s: s.managed_accounts.statement("1", order="NEWEST"), "order"),
-    ("lowercase order", lambda s: s.managed_cards.statement("1", order="asc"), "order"),
+    ("bad order", lambda s: s.managed_accounts.statement("1", order="NEWEST"), "order"),  # type: ignore[arg-type]
+    ("lowercase order", lambda s: s.managed_cards.statement("1", order="asc"), "order"),  # type: ignore[arg-type]
     (
         "bad tx type",
         lambda s: s.managed_accounts.statement("1", transaction_types=["WIRE"]),
@@ -115,14 +115,14 @@ CASES: list[tuple[str, Call, str]] = [
     ("bad bulk op status", lambda s: s.bulks.operations("1", status="PAUSED"), "status"),
     (
         "flag not bool",
-        lambda s: s.managed_accounts.statement("1", single_entry_per_transaction="yes"),
+        lambda s: s.managed_accounts.statement("1", single_entry_per_transaction="yes"),  # type: ignore[arg-type]
         "single_entry_per_transaction",
     ),
-    ("bad renewal", lambda s: s.managed_cards.set_renewal_type("1", "SOMETIMES"), "renewal_type"),
-    ("bad bulk mode", lambda s: s.bulks.execute("1", mode="YOLO"), "mode"),
+    ("bad renewal", lambda s: s.managed_cards.set_renewal_type("1", "SOMETIMES"), "renewal_type"),  # type: ignore[arg-type]
+    ("bad bulk mode", lambda s: s.bulks.execute("1", mode="YOLO"), "mode"),  # type: ignore[arg-type]
     (
         "bad spend method",
-        lambda s: s.managed_cards.spend_rules.update("1", CardSpendRules(), method="ADD"),
+        lambda s: s.managed_cards.spend_rules.update("1", CardSpendRules(), method="ADD"),  # type: ignore[arg-type]
         "method",
     ),
     # money and transfers
@@ -143,7 +143,10 @@ CASES: list[tuple[str, Call, str]] = [
     (
         "float amount",
         lambda s: s.transfers.create(
-            profile_id="1", source=ACCOUNT, destination=CARD, amount=CurrencyAmount("EUR", 1.5)
+            profile_id="1",
+            source=ACCOUNT,
+            destination=CARD,
+            amount=CurrencyAmount("EUR", 1.5),  # type: ignore[arg-type]
         ),
         "transfer.destination_amount.amount",
     ),
@@ -164,7 +167,10 @@ CASES: list[tuple[str, Call, str]] = [
     (
         "amount as tuple",
         lambda s: s.transfers.create(
-            profile_id="1", source=ACCOUNT, destination=CARD, amount=("EUR", 5)
+            profile_id="1",
+            source=ACCOUNT,
+            destination=CARD,
+            amount=("EUR", 5),  # type: ignore[arg-type]
         ),
         "transfer.destination_amount",
     ),
@@ -175,13 +181,16 @@ CASES: list[tuple[str, Call, str]] = [
     ),
     (
         "source wrong type",
-        lambda s: s.transfers.create(profile_id="1", source="11", destination=CARD, amount=EUR),
+        lambda s: s.transfers.create(profile_id="1", source="11", destination=CARD, amount=EUR),  # type: ignore[arg-type]
         "transfer.source",
     ),
     (
         "source bad kind",
         lambda s: s.transfers.create(
-            profile_id="1", source=InstrumentRef("wallets", "1"), destination=CARD, amount=EUR
+            profile_id="1",
+            source=InstrumentRef("wallets", "1"),  # type: ignore[arg-type]
+            destination=CARD,
+            amount=EUR,
         ),
         "transfer.source.type",
     ),
@@ -221,9 +230,9 @@ CASES: list[tuple[str, Call, str]] = [
         "transfer.description",
     ),
     ("list tag filter", lambda s: s.transfers.list(tag="no spaces allowed"), "tag"),
-    ("instrument filter str", lambda s: s.transfers.list(instrument="11"), "instrument"),
+    ("instrument filter str", lambda s: s.transfers.list(instrument="11"), "instrument"),  # type: ignore[arg-type]
     # fees and users
-    ("fee source wrong", lambda s: s.fees.charge("MONTHLY_FEE", "11"), "source"),
+    ("fee source wrong", lambda s: s.fees.charge("MONTHLY_FEE", "11"), "source"),  # type: ignore[arg-type]
     ("fee type empty", lambda s: s.fees.charge("", ACCOUNT), "fee_type"),
     ("user email", lambda s: s.users.create(name="A", surname="B", email="not-an-email"), "email"),
     ("user name empty", lambda s: s.users.create(name="", surname="B", email="a@b.co"), "name"),
@@ -297,7 +306,7 @@ CASES: list[tuple[str, Call, str]] = [
     ),
     (
         "rules not rules",
-        lambda s: s.managed_cards.spend_rules.create("1", {"allowAtm": True}),
+        lambda s: s.managed_cards.spend_rules.create("1", {"allowAtm": True}),  # type: ignore[arg-type]
         "rules",
     ),
     ("empty bulk transfers", lambda s: s.bulks.create_transfers([]), "transfers"),
@@ -307,7 +316,7 @@ CASES: list[tuple[str, Call, str]] = [
         lambda s: s.bulks.create_transfers([transfer(), transfer(tag="bad tag")]),
         "transfers[1].tag",
     ),
-    ("bulk not a list", lambda s: s.bulks.create_transfers(transfer()), "transfers"),
+    ("bulk not a list", lambda s: s.bulks.create_transfers(transfer()), "transfers"),  # type: ignore[arg-type]
     ("empty bulk rules", lambda s: s.bulks.update_card_spend_rules([]), "updates"),
     (
         "bulk rules bad card",
@@ -324,7 +333,7 @@ CASES: list[tuple[str, Call, str]] = [
     ),
     (
         "download format",
-        lambda s: s.managed_accounts.download_statement("1", "/tmp/x", format="xlsx"),
+        lambda s: s.managed_accounts.download_statement("1", "/tmp/x", format="xlsx"),  # type: ignore[arg-type]
         "format",
     ),
 ]

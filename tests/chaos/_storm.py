@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -159,7 +159,7 @@ class Tally:
                 self.examples.append(repr(exc))
 
     async def guarded(
-        self, call: Coroutine[Any, Any, T], deadline: float
+        self, call: Awaitable[T], deadline: float
     ) -> tuple[T | None, BaseException | None]:
         """Run one call within `deadline`; its failure, classified, instead of raising."""
         try:
@@ -253,7 +253,13 @@ class Storm:
     toggles: list[Toggles] = attrs.field(factory=list)
     problems: list[str] = attrs.field(factory=list)
     burst: tuple[int, int] = (0, 0)
+    reissued: int = 0  # writes that failed in the storm and were sent again after it
     figures: dict[str, object] = attrs.field(factory=dict)
+
+    @property
+    def resumes(self) -> int:
+        """How many times the walks resumed from a checkpoint."""
+        return sum(w.resumes for w in self.walks)
 
 
 # -- the storm ------------------------------------------------------------------------------
@@ -361,6 +367,7 @@ async def _run(storm: Storm) -> None:
     await asyncio.sleep(profile.slow_seconds + 0.2)
 
     failed_writes = [w for w in storm.writes if w.result_id is None]
+    storm.reissued = len(failed_writes)
     for w in failed_writes:
         result, exc = await storm.tally.guarded(w.call(), CALL_DEADLINE)
         if exc is not None:
@@ -375,7 +382,7 @@ async def _run(storm: Storm) -> None:
     _check_tasks(storm)
     leak_seconds = await _check_pool(storm, walked[0][0], Identity.corporate(acme.id))
 
-    _figures(storm, storm_seconds, leak_seconds, failed_writes)
+    _figures(storm, storm_seconds, leak_seconds)
 
 
 def _ref(profile: Profile, index: int) -> str:
@@ -558,7 +565,7 @@ def _check_walks(storm: Storm) -> None:
     storm.figures.update(
         {
             "walks (completed/all)": f"{sum(w.completed for w in storm.walks)}/{len(storm.walks)}",
-            "walk resumes": sum(w.resumes for w in storm.walks),
+            "walk resumes": storm.resumes,
             "entries checked": checked,
             "duplicates": dup,
             "losses": lost,
@@ -717,7 +724,7 @@ async def _check_pool(storm: Storm, account: SeededInstrument, identity: Identit
     return seconds
 
 
-def _figures(storm: Storm, seconds: float, leak_seconds: float, failed: list[Write]) -> None:
+def _figures(storm: Storm, seconds: float, leak_seconds: float) -> None:
     fake, bo, tally = storm.fake, storm.bo, storm.tally
     injected = fake.faults.injected
     tasks_left = storm.figures.pop("SDK tasks left", 0)
@@ -740,7 +747,7 @@ def _figures(storm: Storm, seconds: float, leak_seconds: float, failed: list[Wri
         "token requests / refreshes": f"{fake.count('requestAccessToken')} / "
         f"{bo.stats.token_refreshes}",
         **walks,
-        "writes failed, re-issued": len(failed),
+        "writes failed, re-issued": storm.reissued,
         "idempotent replays (simulator)": fake.idempotent_replays,
         "block/unblock calls / failed": f"{sum(t.calls for t in storm.toggles)} / "
         f"{sum(t.failures for t in storm.toggles)}",

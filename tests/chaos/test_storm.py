@@ -21,8 +21,8 @@ async def test_realistic_fault_rate_everything_succeeds_exactly_once(
     assert storm.problems == []
     # A patient client outlasts ~4% of faults: every walk in one go, every write the first
     # time (block/unblock may fail: they are not repeated once they may have been applied).
-    assert storm.figures["walk resumes"] == 0
-    assert storm.figures["writes failed, re-issued"] == 0
+    assert storm.resumes == 0
+    assert storm.reissued == 0
     assert storm.burst == (BURST, BURST)
     injected = chaos_fake.faults.injected
     for kind in ("error", "rate_limiter", "drop", "drop_after_commit", "malformed"):
@@ -39,8 +39,8 @@ async def test_hostile_fault_rate_fails_typed_and_never_double_applies(
     assert storm.problems == []
     # A short retry gives up under ~27% faults: some calls surfaced (typed) errors, walks
     # resumed from their checkpoints, and failed writes were re-issued under their refs.
-    assert storm.figures["walk resumes"] > 0
-    assert storm.figures["writes failed, re-issued"] > 0
+    assert storm.resumes > 0
+    assert storm.reissued > 0
     assert sum(storm.tally.typed.values()) > 0
     injected = chaos_fake.faults.injected
     for kind in ("error", "rate_limit", "drop", "drop_after_commit", "malformed", "slow"):

@@ -21,7 +21,16 @@ import psutil
 import pytest
 from aiohttp import web
 
-from weavr_async import BackOffice, Checkpoint, InvalidRequest, MalformedResponse
+from weavr_async import (
+    BackOffice,
+    BulkProcess,
+    Checkpoint,
+    InvalidRequest,
+    MalformedResponse,
+    StatementEntry,
+    Stream,
+    Transfer,
+)
 from weavr_async.client import IdentitySession
 
 from .conftest import CORPORATE, HostileServer
@@ -256,6 +265,7 @@ async def test_a_count_larger_than_ever_served_fails_within_a_bounded_number_of_
 ) -> None:
     """count 1000, 3 entries, then empty pages: the walk must neither loop on empty pages
     nor end short; an empty page does not count as progress between repairs."""
+    stream: Stream[StatementEntry] | Stream[Transfer] | Stream[BulkProcess]
     if kind == "statement":
         listing, path = Listing(history(3), count=lambda _: 1_000), STATEMENT
         stream = acme(client).managed_accounts.statement(ACCOUNT, concurrency=2)
