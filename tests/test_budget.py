@@ -326,7 +326,8 @@ async def test_status_shows_what_is_left_per_window() -> None:
         await budget.acquire()
     minute, long = budget.snapshot()
     assert (minute.used, minute.remaining, long.used, long.remaining) == (3, 0, 3, 2)
-    assert 0.25 < minute.resets_in <= 0.3 and long.resets_in == 0.0
+    assert 0.25 < minute.resets_in <= 0.3
+    assert long.resets_in == 0.0
     await asyncio.sleep(0.3)
     assert (await budget.status())[0].used == 0
 
@@ -374,4 +375,5 @@ async def test_a_budget_of_the_servers_windows_meets_no_429() -> None:
             return (await _get(session, fake)).status
 
         statuses = await asyncio.gather(*(paced() for _ in range(16)))
-    assert statuses.count(429) == 0 and len(statuses) == 16
+    assert statuses.count(429) == 0
+    assert len(statuses) == 16

@@ -59,10 +59,13 @@ async def test_two_clients_of_one_key_share_its_windows(budgets: Budgets) -> Non
     a, b = await asyncio.gather(_starts(first, 15), _starts(second, 15))
     took = time.monotonic() - began
     assert most_starts_within(a + b, LIMIT[1] - ROUND_TRIP) <= LIMIT[0]
-    assert min(b) < max(a) and min(a) < max(b)  # they did draw on it at the same time
+    # They did draw on it at the same time.
+    assert min(b) < max(a)
+    assert min(a) < max(b)
     assert 5 * LIMIT[1] <= took < 5 * LIMIT[1] + 1.0  # six windows of five: no slower
     shown = await first.status()
-    assert shown[0].limit == 5 and shown[0].used + shown[0].remaining == 5
+    assert shown[0].limit == 5
+    assert shown[0].used + shown[0].remaining == 5
 
 
 async def test_different_keys_are_different_budgets(budgets: Budgets) -> None:
@@ -106,7 +109,8 @@ def test_two_processes_share_one_budget(redis_url: str) -> None:
     ]
     try:
         for worker in workers:  # both connected before either starts
-            assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+            assert worker.stdout is not None
+            assert worker.stdout.readline().strip() == "ready"
         for worker in workers:
             assert worker.stdin is not None
             worker.stdin.write("go\n")
@@ -120,7 +124,8 @@ def test_two_processes_share_one_budget(redis_url: str) -> None:
     assert [worker.returncode for worker in workers] == [0, 0]
     a, b = (json.loads(output) for output in outputs)
     assert len(a) == len(b) == 12
-    assert min(b) < max(a) and min(a) < max(b)
+    assert min(b) < max(a)
+    assert min(a) < max(b)
     assert most_starts_within(a + b, LIMIT[1] - ROUND_TRIP) <= LIMIT[0]
 
 
@@ -202,7 +207,9 @@ async def test_the_password_never_shows(
     assert "redis://***@127.0.0.1" in repr(good)
     shown.append(caplog.text)
     for text in shown:
-        assert "pa55" not in text and "secret" not in text and "budget-user" not in text, text
+        assert "pa55" not in text, text
+        assert "secret" not in text, text
+        assert "budget-user" not in text, text
 
 
 @pytest.mark.parametrize(

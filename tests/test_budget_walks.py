@@ -38,22 +38,32 @@ async def test_an_exhausted_budget_stops_the_walk_with_its_checkpoint_and_the_re
     retry = Retry(max_attempts=3, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=0.5)
     budget = RateBudget([(5, 60.0)])  # five requests a minute
     got: list[str] = []
+    plans: list[WalkPlan] = []
     async with BackOffice(fake.api_key, base_url=fake.url, retry=retry, budget=budget) as bo:
         stream = bo.identity(corp).managed_accounts.statement(
             account.id, order="ASC", page_size=100, concurrency=1
         )
-        with pytest.raises(BudgetExhausted) as caught:
+
+        async def walk() -> None:
             async for entry in stream:
                 got.append(entry.transaction_id.id)
                 plan = stream.plan()
                 assert isinstance(plan, WalkPlan)
+                plans.append(plan)
+
+        with pytest.raises(BudgetExhausted) as caught:
+            await walk()
         stopped = caught.value
-    assert 59 < stopped.retry_after <= 60 and stopped.window == (5, 60.0)
+    assert 59 < stopped.retry_after <= 60
+    assert stopped.window == (5, 60.0)
     # Five requests: the token, the probe that pins the snapshot's newest entry, three pages.
-    assert stopped.checkpoint is not None and stopped.checkpoint.yielded == len(got) == 300
+    assert stopped.checkpoint is not None
+    assert stopped.checkpoint.yielded == len(got) == 300
     # Its plan said what the rest needs: seven page requests, a minute away under that budget.
-    assert plan is not None
-    assert plan.requests == 7 and plan.entries == 700 and plan.seconds >= 59
+    plan = plans[-1]
+    assert plan.requests == 7
+    assert plan.entries == 700
+    assert plan.seconds >= 59
     # Later (the budget has returned), new transactions meanwhile: the rest of that snapshot.
     fake.post_transactions(account, 5)
     saved = stopped.checkpoint.to_json()

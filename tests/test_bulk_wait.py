@@ -69,7 +69,8 @@ async def test_wait_polls_until_the_process_completes_reporting_each_reading(
     before = fake.count("bulkId")
     final = await acme.bulks.wait(bulk_id, poll=FAST, timeout=10.0, on_progress=progress)
 
-    assert final.bulk_id == bulk_id and final.status == "COMPLETED"
+    assert final.bulk_id == bulk_id
+    assert final.status == "COMPLETED"
     assert counts(final)["COMPLETED"] == 5
     assert [b.status for b in readings] == ["RUNNING", "RUNNING", "RUNNING", "COMPLETED"]
     assert [counts(b)["COMPLETED"] for b in readings] == [0, 2, 4, 5]
@@ -135,9 +136,12 @@ async def test_wait_times_out_with_the_last_state_seen(
     elapsed = time.monotonic() - started
     assert 0.3 <= elapsed < 2.0
     error = caught.value
-    assert error.status == "RUNNING" and error.waited >= 0.3
-    assert isinstance(error.last, BulkProcessDetails) and error.last.bulk_id == bulk_id
-    assert f"bulk process {bulk_id}" in str(error) and "last seen RUNNING" in str(error)
+    assert error.status == "RUNNING"
+    assert error.waited >= 0.3
+    assert isinstance(error.last, BulkProcessDetails)
+    assert error.last.bulk_id == bulk_id
+    assert f"bulk process {bulk_id}" in str(error)
+    assert "last seen RUNNING" in str(error)
     assert 3 <= fake.count("bulkId") <= 8
 
 
@@ -164,7 +168,8 @@ async def test_the_timeout_bounds_a_request_in_flight(
         await acme.bulks.wait(bulk_id, poll=FAST, timeout=0.3)
 
     assert time.monotonic() - started < 1.5
-    assert caught.value.status is None and caught.value.last is None
+    assert caught.value.status is None
+    assert caught.value.last is None
     assert "no state seen" in str(caught.value)
 
 

@@ -88,7 +88,9 @@ def test_demo_reconciles_every_walk_and_prints_the_summary(
     total = next(line for line in out.splitlines() if line.startswith("total"))
     assert total.rstrip().endswith("OK")
     assert "10 walks" in total
-    assert "requests" in out and "retries" in out and "token requests" in out
+    assert "requests" in out
+    assert "retries" in out
+    assert "token requests" in out
     assert "all walks reconciled" in out
 
 
@@ -151,7 +153,8 @@ async def test_statement_to_stdout_with_filters(
         bo.identity(corp).managed_accounts.statement(account.id, transaction_types=["DEPOSIT"])
     ).collect()
     assert [structure(line, StatementEntry) for line in lines] == expected
-    assert lines and all(line["transactionId"]["type"] == "DEPOSIT" for line in lines)
+    assert lines
+    assert all(line["transactionId"]["type"] == "DEPOSIT" for line in lines)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
@@ -174,7 +177,8 @@ async def test_statement_interrupted_then_resumed_writes_every_entry_exactly_onc
     _, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
     assert process.returncode == 130, err
     assert checkpoint.exists()
-    assert b"resume" in err and fake.api_key.encode() not in err
+    assert b"resume" in err
+    assert fake.api_key.encode() not in err
     partial = len(output.read_bytes().splitlines())
     assert 0 < partial < 1_000  # stopped mid-walk, with what it had received written out
 
@@ -207,7 +211,8 @@ async def test_statement_without_api_key_fails_clearly(
     )
     assert status == 2
     err = capsys.readouterr().err
-    assert "WEAVR_API_KEY" in err and "Traceback" not in err
+    assert "WEAVR_API_KEY" in err
+    assert "Traceback" not in err
 
 
 async def test_statement_api_error_is_one_line_without_secrets(
@@ -220,7 +225,8 @@ async def test_statement_api_error_is_one_line_without_secrets(
         api_key=fake.api_key,
     )
     assert status == 2
-    assert b"Traceback" not in err and b"403" in err
+    assert b"Traceback" not in err
+    assert b"403" in err
     assert len(err.strip().splitlines()) == 1
     assert fake.api_key.encode() not in out + err
 
@@ -313,7 +319,8 @@ async def test_progress_board_draws_in_place_on_a_terminal() -> None:
     board.draw()
     text = stream.getvalue()
     assert "\x1b[2F" in text  # the second draw moved up over the first two lines
-    assert "100/200" in text and "50%" in text
+    assert "100/200" in text
+    assert "50%" in text
     assert draw_bar(0.5, 4) == "██··"
     assert Bar("x").fraction is None
 

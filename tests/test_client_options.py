@@ -117,12 +117,15 @@ async def test_a_created_transfer_carries_its_request_ref(
     )
     info = response_info(transfer)
     assert info is not None
-    assert info.operation == "transferCreate" and info.status == 200
-    assert info.request_ref and info.request_ref.startswith("fake-")
+    assert info.operation == "transferCreate"
+    assert info.status == 200
+    assert info.request_ref
+    assert info.request_ref.startswith("fake-")
     assert info.headers.get("request-ref") == info.request_ref
     other = await bo.identity(corp).transfers.get(transfer.id)
     other_info = response_info(other)
-    assert other_info is not None and other_info.request_ref != info.request_ref
+    assert other_info is not None
+    assert other_info.request_ref != info.request_ref
 
 
 async def test_writes_without_a_body_return_their_response_info(
@@ -167,8 +170,10 @@ async def test_weavr_log_sends_records_to_stderr_without_secrets(
         async with BackOffice.from_env(environ) as bo:
             await bo.identity(corp).managed_accounts.get(account.id)
         err = capfd.readouterr().err
-        assert "managedAccountGet" in err and "requestAccessToken" in err
-        assert fake.api_key not in err and "Bearer" not in err
+        assert "managedAccountGet" in err
+        assert "requestAccessToken" in err
+        assert fake.api_key not in err
+        assert "Bearer" not in err
         with pytest.raises(InvalidRequest):
             BackOffice.from_env({**environ, "WEAVR_LOG": "loud"})
     finally:

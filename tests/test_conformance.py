@@ -191,9 +191,9 @@ async def test_every_operation_answers_on_contract_through_the_sdk(
     # Access tokens (the session's own token comes from requestAccessToken on first use).
     await bo.access_tokens.create(Identity.corporate(corporate.id))
     await fails(409, bo.access_tokens.create(Identity.corporate(refused.id)))
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="impersonateIdentityLogin is deprecated"):
         await acme.impersonate_identity_login()
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="impersonateIdentityLogin is deprecated"):
         await fails(409, acme.impersonate_identity_login(Identity.corporate(refused.id)))
 
     # Managed accounts: details, statement as JSON pages and as CSV / PDF exports.
@@ -253,16 +253,16 @@ async def test_every_operation_answers_on_contract_through_the_sdk(
     # Fees, including the deprecated identity-type-specific ones.
     await acme.fees.charge(fee_type, source)
     await fails(409, acme.fees.charge("NO_SUCH_FEE", source))
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="corporateChargeFee is deprecated"):
         await acme.corporates.charge_fee(fee_type, source)
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="corporateChargeFee is deprecated"):
         await fails(403, solo.corporates.charge_fee(fee_type, source))
     consumer_account = InstrumentRef.managed_account(
         fake.add_managed_account(consumer, currency="EUR", history=30).id
     )
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="consumerChargeFee is deprecated"):
         await solo.consumers.charge_fee(fee_type, consumer_account)
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="consumerChargeFee is deprecated"):
         await fails(403, acme.consumers.charge_fee(fee_type, source))
 
     # Authorised users.

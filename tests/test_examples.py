@@ -31,7 +31,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 def load_example(name: str) -> ModuleType:
     """Import examples/<name>.py by path (examples/ is not a package)."""
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve their annotations through it
     spec.loader.exec_module(module)
@@ -201,7 +202,8 @@ async def test_reconcile_reports_every_account(simulator: FakeBackOffice, tmp_pa
         assert (row.identity_id, row.account_id, row.result) == (owner.id, account.id, "ok")
         assert row.entries == len(simulator.ledger(account))
         assert row.end == simulator.instrument_balance(account)
-    assert report[-1].result.startswith("error: ") and "403" in report[-1].result
+    assert report[-1].result.startswith("error: ")
+    assert "403" in report[-1].result
     assert simulator.count("requestAccessToken") == len(owners)
 
     with report_path.open(newline="") as file:
@@ -239,7 +241,8 @@ async def test_reconcile_runs_from_the_command_line(
         f"report: {report}",
     ]
     results = [row["result"] for row in csv.DictReader(report.read_text().splitlines())]
-    assert results[:2] == ["ok", "ok"] and results[2].startswith("error: ")
+    assert results[:2] == ["ok", "ok"]
+    assert results[2].startswith("error: ")
 
 
 async def test_reconcile_flags_duplicates_and_broken_balances(
@@ -260,7 +263,8 @@ async def test_reconcile_flags_duplicates_and_broken_balances(
     assert check.duplicates == 1
     assert check.chain_breaks >= 1
     verdict = check.verdict()
-    assert "duplicate" in verdict and "misses end by" in verdict
+    assert "duplicate" in verdict
+    assert "misses end by" in verdict
 
 
 def test_reconcile_reads_its_input(tmp_path: Path) -> None:

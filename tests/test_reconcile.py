@@ -139,7 +139,9 @@ async def test_books_that_hold_pass_every_check(sim: FakeBackOffice) -> None:
 
     report = await run_in_process(sim, books.targets)
 
-    assert report.exit_code == 0 and report.ok and report.pending == 0
+    assert report.exit_code == 0
+    assert report.ok
+    assert report.pending == 0
     assert [r.target for r in report.results] == books.targets
     for result in report.results:
         instrument = books.instruments[result.target.key]
@@ -170,7 +172,9 @@ async def test_a_fault_fails_exactly_its_check_for_its_instrument(
     check = FAULT_CHECKS[fault]
     assert failed == {books.target(victim).key: [check]}
     outcome = next(r for r in report.results if not r.ok).checks[check]
-    assert outcome.status == "failed" and outcome.failures >= 1 and outcome.detail
+    assert outcome.status == "failed"
+    assert outcome.failures >= 1
+    assert outcome.detail
     if fault not in ("misstate_end_balance", "drop_entry"):
         assert concerned in orjson.dumps(list(outcome.items)).decode()
 
@@ -265,8 +269,10 @@ async def test_an_exhausted_budget_stops_the_run_and_a_resumed_run_finishes_it(
     async with reconcile.connect(sim.api_key, tight) as bo:
         stopped = await reconcile.reconcile(bo, books.targets, state=state)
 
-    assert stopped.exit_code == 3 and stopped.pending > 0
-    assert stopped.stopped is not None and "budget" in stopped.stopped
+    assert stopped.exit_code == 3
+    assert stopped.pending > 0
+    assert stopped.stopped is not None
+    assert "budget" in stopped.stopped
     assert len(sim.requests) <= 25  # the budget was never overdrawn
 
     resumed = await run_in_process(sim, books.targets, state=state)
@@ -286,7 +292,8 @@ async def test_a_resumed_run_retries_what_failed_for_a_while_not_what_the_books_
     async with reconcile.connect(sim.api_key, impatient) as bo:
         flaky = await reconcile.reconcile(bo, books.targets, state=state)
     errors = [r.error for r in flaky.results if r.error is not None]
-    assert errors and all("ServerError" in e for e in errors)
+    assert errors
+    assert all("ServerError" in e for e in errors)
     assert flaky.exit_code == 1
     sim.faults.error_rate = 0.0
 
@@ -441,7 +448,9 @@ async def test_command_exit_3_when_the_budget_runs_out_and_resume_finishes(
     sim.reset_requests()
     again = tmp_path / "c.jsonl"
     status = await command(*common, "--resume", str(state), "--output", str(again))
-    assert status == 1 and again.read_bytes() == straight.read_bytes() and sim.count() == 0
+    assert status == 1
+    assert again.read_bytes() == straight.read_bytes()
+    assert sim.count() == 0
 
 
 async def test_command_ctrl_c_saves_the_state_and_exits_3_then_resume_finishes(
@@ -463,7 +472,8 @@ async def test_command_ctrl_c_saves_the_state_and_exits_3_then_resume_finishes(
     _, err = await asyncio.wait_for(job.communicate(), 30)
 
     assert job.returncode == 3, err.decode()
-    assert b"interrupted" in err and f"--resume {state}".encode() in err
+    assert b"interrupted" in err
+    assert f"--resume {state}".encode() in err
     assert not resumed.exists()
     sim.latency = 0.0
     job = await asyncio.create_subprocess_exec(
@@ -505,7 +515,8 @@ async def test_the_readme_commands_reconcile_the_simulated_books(tmp_path: Path)
         await asyncio.wait_for(simulator.wait(), 20)
     assert job.returncode == 0, err.decode()
     results = lines_of(tmp_path / "results.jsonl")
-    assert len(results) == 4 and all(r["ok"] for r in results)
+    assert len(results) == 4
+    assert all(r["ok"] for r in results)
     assert b"every book holds" in err
 
 
@@ -522,7 +533,8 @@ def test_the_plan_estimates_the_requests_left_from_the_sizes_walks_told() -> Non
         reconcile.Target.of("CONSUMER", "2", "managed_accounts", "20"),
     ]
     estimate = Estimate(targets, RateBudget([(10, 60.0)]))
-    assert estimate.requests() is None and estimate.text() == ""
+    assert estimate.requests() is None
+    assert estimate.text() == ""
 
     estimate.walked(targets[0], 500, 2_000)  # 3 pages left of 4 (+1 probe)
     estimate.walked(targets[1], 100, 300)  # 2 pages left of 3 (+1 probe)
@@ -538,4 +550,5 @@ def test_the_plan_estimates_the_requests_left_from_the_sizes_walks_told() -> Non
 def test_the_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reconcile", "--help"]) == 0
     out = capsys.readouterr().out
-    assert "weavr-async reconcile" in out and "--resume STATE_DIR" in out
+    assert "weavr-async reconcile" in out
+    assert "--resume STATE_DIR" in out

@@ -34,7 +34,8 @@ def acme(bo: BackOffice, corp: Identity) -> IdentitySession:
 async def test_managed_account_get(fake: FakeBackOffice, acme: IdentitySession) -> None:
     account = fake.add_managed_account(acme.identity.id, currency="GBP", history=30)
     got = await acme.managed_accounts.get(account.id)
-    assert got.id == account.id and got.currency == "GBP"
+    assert got.id == account.id
+    assert got.currency == "GBP"
     assert got.balances.actual_balance == fake.instrument_balance(account)
     assert got.state.state == "ACTIVE"
 
@@ -106,7 +107,8 @@ async def test_download_statement_streams_csv_and_pdf_to_disk(
         account.id, csv_path, format="csv", limit=50
     )
     body = csv_path.read_bytes()
-    assert written == len(body) and len(body.decode().strip().splitlines()) == 51
+    assert written == len(body)
+    assert len(body.decode().strip().splitlines()) == 51
     card = fake.add_managed_card(acme.identity.id, currency="EUR", history=5)
     pdf_path = tmp_path / "card.pdf"
     await acme.managed_cards.download_statement(card.id, pdf_path, format="pdf")
@@ -125,7 +127,9 @@ async def test_failed_download_leaves_no_file(
 async def test_managed_card_lifecycle(fake: FakeBackOffice, acme: IdentitySession) -> None:
     card = fake.add_managed_card(acme.identity.id, currency="EUR")
     got = await acme.managed_cards.get(card.id)
-    assert got.id == card.id and got.mode == "PREPAID_MODE" and got.balances is not None
+    assert got.id == card.id
+    assert got.mode == "PREPAID_MODE"
+    assert got.balances is not None
     await acme.managed_cards.block(card.id)
     assert (await acme.managed_cards.get(card.id)).state.state == "BLOCKED"
     with pytest.raises(Conflict, match="INSTRUMENT_ALREADY_BLOCKED"):
@@ -164,7 +168,8 @@ async def test_debit_card_reports_its_parent_account(
         acme.identity.id, currency="EUR", mode="DEBIT_MODE", parent_account=account
     )
     got = await acme.managed_cards.get(card.id)
-    assert got.mode == "DEBIT_MODE" and got.parent_managed_account_id == account.id
+    assert got.mode == "DEBIT_MODE"
+    assert got.parent_managed_account_id == account.id
 
 
 async def test_spend_rules_create_get_update_delete(
@@ -219,7 +224,8 @@ async def test_transfers_create_get_and_list(fake: FakeBackOffice, acme: Identit
         tag="rent",
         description="March rent",
     )
-    assert created.state == "COMPLETED" and created.tag == "rent"
+    assert created.state == "COMPLETED"
+    assert created.tag == "rent"
     assert fake.instrument_balance(source) == before - 250
     assert (await acme.transfers.get(created.id)).id == created.id
     listed = await acme.transfers.list(tag="rent").collect()
@@ -274,7 +280,8 @@ async def test_fees_charge(fake: FakeBackOffice, acme: IdentitySession) -> None:
     before = fake.instrument_balance(account)
     fee_type, amount = next(iter(fake.fee_types.items()))
     charge = await acme.fees.charge(fee_type, InstrumentRef.managed_account(account.id))
-    assert charge.fee_type == fee_type and charge.transaction_id.type == "CHARGE_FEE"
+    assert charge.fee_type == fee_type
+    assert charge.transaction_id.type == "CHARGE_FEE"
     assert fake.instrument_balance(account) == before - amount
     with pytest.raises(Conflict) as unknown:
         await acme.fees.charge("NO_SUCH_FEE", InstrumentRef.managed_account(account.id))
@@ -300,7 +307,8 @@ async def test_deprecated_operations_warn_and_work(fake: FakeBackOffice, bo: Bac
         )
     with pytest.warns(DeprecationWarning, match="impersonateIdentityLogin.*POST /access_token"):
         token = await corp_session.impersonate_identity_login()
-    assert token.token.reveal() and token.token.reveal() not in repr(token)
+    assert token.token.reveal()
+    assert token.token.reveal() not in repr(token)
 
 
 async def test_a_deprecated_call_warns_once_at_the_callers_line(
@@ -333,7 +341,9 @@ async def test_users_create_invite_deactivate(fake: FakeBackOffice, acme: Identi
         date_of_birth=dt.date(1990, 12, 10),
         roles=["CARD_ASSIGNEE"],
     )
-    assert user.active and user.identity == acme.identity and user.email == "ada@example.com"
+    assert user.active
+    assert user.identity == acme.identity
+    assert user.email == "ada@example.com"
     await acme.users.invite(user.id)
     await acme.users.deactivate(user.id)
     with pytest.raises(Conflict) as dup:
@@ -357,7 +367,8 @@ async def test_bulk_transfers_lifecycle(fake: FakeBackOffice, acme: IdentitySess
         for i in range(5)
     ]
     submitted = await acme.bulks.create_transfers(transfers)
-    assert submitted.bulk_id and submitted.operation_count == 5
+    assert submitted.bulk_id
+    assert submitted.operation_count == 5
     bulk_id = submitted.bulk_id
     assert (await acme.bulks.get(bulk_id)).status == "SUBMITTED"
     await acme.bulks.execute(bulk_id, mode="ON_FAILURE_CONTINUE")
@@ -374,7 +385,8 @@ async def test_bulk_transfers_lifecycle(fake: FakeBackOffice, acme: IdentitySess
     operations = await acme.bulks.operations(bulk_id).collect()
     assert [op.sequence for op in operations] == sorted(op.sequence or 0 for op in operations)
     statuses = [op.status for op in operations]
-    assert statuses.count("COMPLETED") == 2 and statuses.count("CANCELLED") == 3
+    assert statuses.count("COMPLETED") == 2
+    assert statuses.count("CANCELLED") == 3
     assert fake.instrument_balance(target) == 1 + 2
     completed = await acme.bulks.operations(bulk_id, status="COMPLETED").collect()
     assert len(completed) == 2
@@ -395,7 +407,8 @@ async def test_bulk_spend_rules_update_runs(fake: FakeBackOffice, acme: Identity
         for c in cards
     ]
     submitted = await acme.bulks.update_card_spend_rules(updates)
-    assert submitted.operation_count == 3 and submitted.bulk_id
+    assert submitted.operation_count == 3
+    assert submitted.bulk_id
     await acme.bulks.execute(submitted.bulk_id)
     assert (await acme.bulks.get(submitted.bulk_id)).status == "COMPLETED"
     for card in cards:

@@ -103,7 +103,8 @@ def document() -> dict[str, Any]:
 
 def _load_refresh_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("refresh_spec", REFRESH_SCRIPT)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -173,7 +174,8 @@ def test_response_descriptions_are_short_one_line_labels(document: dict[str, Any
     assert labels, "every Response Object needs a description"
     for label in labels:
         assert isinstance(label, str)
-        assert "\n" not in label and len(label) <= 60
+        assert "\n" not in label
+        assert len(label) <= 60
 
 
 def test_spec_tags_carry_names_only(document: dict[str, Any]) -> None:

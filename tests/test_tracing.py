@@ -49,7 +49,8 @@ async def test_each_call_is_a_span_with_the_http_requests_under_it(
     attributes = dict(call.attributes or {})
     assert attributes["weavr.operation_id"] == "managedAccountGet"
     assert attributes["weavr.identity_type"] == "CORPORATE"
-    assert attributes["weavr.attempts"] == 2 and attributes["weavr.retries"] == 1
+    assert attributes["weavr.attempts"] == 2
+    assert attributes["weavr.retries"] == 1
     assert attributes["http.response.status_code"] == 200
     assert str(attributes["weavr.request_ref"]).startswith("fake-")
     # aiohttp's own spans (one per attempt, and the token request's) nest under the calls.
@@ -58,11 +59,13 @@ async def test_each_call_is_a_span_with_the_http_requests_under_it(
     under_call = [s for s in http if s.parent and s.parent.span_id == call.context.span_id]
     assert len(under_call) == 2
     (token_call,) = named(spans, "weavr requestAccessToken")
-    assert token_call.parent is not None and token_call.parent.span_id == call.context.span_id
+    assert token_call.parent is not None
+    assert token_call.parent.span_id == call.context.span_id
     every_value = " ".join(
         str(v) for s in spans.get_finished_spans() for v in (s.attributes or {}).values()
     )
-    assert fake.api_key not in every_value and "Bearer" not in every_value
+    assert fake.api_key not in every_value
+    assert "Bearer" not in every_value
 
 
 async def test_a_failed_call_is_a_failed_span_named_by_its_error(
@@ -100,6 +103,8 @@ async def test_each_walk_is_a_span_that_ends_with_what_it_did(
     assert len(await stream.collect()) == 250
     (walk,) = named(spans, "weavr walk managedAccountStatement")
     attributes = dict(walk.attributes or {})
-    assert attributes["weavr.items"] == 250 and attributes["weavr.pages"] == 3
-    assert attributes["weavr.total"] == 250 and attributes["weavr.page_size"] == 100
+    assert attributes["weavr.items"] == 250
+    assert attributes["weavr.pages"] == 3
+    assert attributes["weavr.total"] == 250
+    assert attributes["weavr.page_size"] == 100
     assert len(named(spans, "weavr managedAccountStatement")) == 3  # a span per page request

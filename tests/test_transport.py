@@ -67,7 +67,9 @@ async def test_idempotency_ref_is_generated_once_and_reused_on_every_retry(
     )
     attempts = [r for r in fake.requests if r.operation_id == "transferCreate"]
     refs = {r.headers.get("idempotency-ref") for r in attempts}
-    assert len(attempts) == 3 and len(refs) == 1 and None not in refs
+    assert len(attempts) == 3
+    assert len(refs) == 1
+    assert None not in refs
     # The first attempt was applied and its answer lost: the API replays it, no second debit.
     assert fake.instrument_balance(source) == before - 100
     assert fake.instrument_balance(target) == 100
@@ -134,7 +136,8 @@ async def test_429_on_every_attempt_surfaces_as_rate_limited(
     ) as client:
         with pytest.raises(RateLimited) as caught:
             await client.identity(corp).managed_accounts.get(account.id)
-    assert caught.value.status == 429 and caught.value.retry_after == 0
+    assert caught.value.status == 429
+    assert caught.value.retry_after == 0
 
 
 async def test_malformed_bodies_are_typed_errors(fake: FakeBackOffice, corp: Identity) -> None:
@@ -174,7 +177,8 @@ async def test_api_errors_carry_status_code_message_and_request_ref(
     error = caught.value
     assert error.status == 409
     assert error.error_code == "INSTRUMENT_ALREADY_BLOCKED"
-    assert error.request_ref and error.request_ref in str(error)
+    assert error.request_ref
+    assert error.request_ref in str(error)
     assert error.operation == "managedCardBlock"
     with pytest.raises(NotFound) as missing:
         await session.managed_accounts.get("999999999")
@@ -188,7 +192,8 @@ async def test_wrong_api_key_is_unauthorized(fake: FakeBackOffice, corp: Identit
         with pytest.raises(Unauthorized) as caught:
             await client.identity(corp).managed_accounts.get("1")
     assert caught.value.status == 401
-    assert "wrong-key" not in str(caught.value) and "wrong-key" not in repr(caught.value)
+    assert "wrong-key" not in str(caught.value)
+    assert "wrong-key" not in repr(caught.value)
 
 
 async def test_unreachable_server_is_a_transport_error() -> None:

@@ -344,10 +344,14 @@ async def test_bad_input_is_refused_before_anything_is_sent(
     fake: FakeBackOffice, bo: BackOffice, corp: Identity, label: str, call: Call, field: str
 ) -> None:
     session = bo.identity(corp)
-    with pytest.raises(InvalidRequest) as caught:
-        result = call(session)
+
+    async def attempt() -> None:
+        result = call(session)  # a refusal may come at the call or when it is awaited
         if inspect.isawaitable(result):
             await result
+
+    with pytest.raises(InvalidRequest) as caught:
+        await attempt()
     assert caught.value.field == field, caught.value
     assert isinstance(caught.value, ValueError)
     assert fake.requests == [], label

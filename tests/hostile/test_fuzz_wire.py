@@ -114,10 +114,12 @@ def test_any_answer_to_a_call_is_a_typed_value_or_a_weavr_error(
         )
     )
     if isinstance(got, WeavrError):
-        assert "\r" not in str(got) and "\n" not in str(got)
+        assert "\r" not in str(got)
+        assert "\n" not in str(got)
         return
     assert status == 200
-    assert isinstance(got, ManagedAccount) and holds(got, ManagedAccount)
+    assert isinstance(got, ManagedAccount)
+    assert holds(got, ManagedAccount)
 
 
 page_like = st.fixed_dictionaries(
@@ -149,8 +151,10 @@ def test_rate_limit_headers_are_read_within_bounds_or_not_at_all(limit: str, res
     parsed = parse_rate_limit({"x-ratelimit-limit": limit})
     if parsed is not None:
         count, window = parsed
-        assert isinstance(count, int) and 1 <= count <= 10**9
-        assert math.isfinite(window) and 0 < window <= MAX_RATE_LIMIT_WINDOW
+        assert isinstance(count, int)
+        assert 1 <= count <= 10**9
+        assert math.isfinite(window)
+        assert 0 < window <= MAX_RATE_LIMIT_WINDOW
     seconds = parse_rate_limit_reset({"x-ratelimit-reset": reset})
     assert seconds is None or (math.isfinite(seconds) and seconds >= 0)
     assert MAX_RATE_LIMIT_WINDOW <= MAX_IMPOSED_SECONDS
@@ -160,4 +164,7 @@ def test_rate_limit_headers_are_read_within_bounds_or_not_at_all(limit: str, res
 def test_a_request_ref_is_believed_only_when_it_looks_like_one(ref: str) -> None:
     got = request_ref_of({"request-ref": ref})
     if got is not None:
-        assert got == ref and len(got) <= 128 and got.isprintable() and " " not in got
+        assert got == ref
+        assert len(got) <= 128
+        assert got.isprintable()
+        assert " " not in got

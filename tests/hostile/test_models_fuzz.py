@@ -157,22 +157,22 @@ def _places(value: Any) -> Iterator[tuple[Any, Any]]:
             yield from _places(item)
 
 
+_SCALARS: dict[Any, st.SearchStrategy[Any]] = {
+    Any: json_values,
+    type(None): st.none(),
+    bool: st.booleans(),
+    str: st.text(max_size=12),
+    int: st.integers(*INT64),
+    float: st.floats(allow_nan=False, allow_infinity=False) | st.integers(*INT64),
+}
+
+
 def _fitting(tp: Any, depth: int) -> st.SearchStrategy[Any]:
     origin = typing.get_origin(tp)
-    if tp is Any:
-        return json_values
-    if tp is type(None):
-        return st.none()
+    if tp in _SCALARS:
+        return _SCALARS[tp]
     if origin in (typing.Union, types.UnionType):
         return st.one_of(*(valid(arg, depth) for arg in typing.get_args(tp)))
-    if tp is bool:
-        return st.booleans()
-    if tp is str:
-        return st.text(max_size=12)
-    if tp is int:
-        return st.integers(*INT64)
-    if tp is float:
-        return st.floats(allow_nan=False, allow_infinity=False) | st.integers(*INT64)
     if origin is Literal:
         return st.sampled_from(typing.get_args(tp))
     if origin is list:
@@ -184,16 +184,21 @@ def _fitting(tp: Any, depth: int) -> st.SearchStrategy[Any]:
     if tp is Secret:
         return tokens | st.fixed_dictionaries({"token": tokens})
     if attrs.has(tp):
-        hints = typing.get_type_hints(tp)
-        required, optional = {}, {}
-        for field in attrs.fields(tp):
-            value = valid(hints[field.name], depth + 1)
-            if field.default is attrs.NOTHING:
-                required[to_camel(field.name)] = value
-            else:
-                optional[to_camel(field.name)] = value
-        return st.fixed_dictionaries(required, optional=optional)
+        return _fitting_model(tp, depth)
     raise AssertionError(f"the test has no strategy for {tp!r}")
+
+
+def _fitting_model(cls: type, depth: int) -> st.SearchStrategy[Any]:
+    """A wire object of the attrs model `cls`: its required keys always, the others maybe."""
+    hints = typing.get_type_hints(cls)
+    required, optional = {}, {}
+    for field in attrs.fields(cls):
+        value = valid(hints[field.name], depth + 1)
+        if field.default is attrs.NOTHING:
+            required[to_camel(field.name)] = value
+        else:
+            optional[to_camel(field.name)] = value
+    return st.fixed_dictionaries(required, optional=optional)
 
 
 # -- properties ----------------------------------------------------------------------------------
@@ -205,6 +210,15 @@ def _decode_or_refuse(data: Any, cls: type) -> None:
     except ALLOWED_ERRORS:
         return
     assert holds(result, cls), f"{cls.__name__} holds a value of the wrong type: {result!r}"
+
+
+def _refusal(data: Any, cls: type) -> Exception | None:
+    """The error that refused `data` as a `cls`, or None if it was accepted."""
+    try:
+        structure(data, cls)
+    except ALLOWED_ERRORS as exc:
+        return exc
+    return None
 
 
 def test_every_model_is_fuzzed() -> None:
@@ -247,7 +261,5 @@ def test_valid_json_always_decodes(cls: type, data: st.DataObject) -> None:
 )
 def test_a_refused_token_is_never_in_the_error(token: str) -> None:
     for body in ({"token": token}, {"token": {"token": token}}):
-        try:
-            structure(body, models.AccessToken)
-        except ALLOWED_ERRORS as exc:
-            assert "s3cr3t" not in str(exc)
+        refusal = _refusal(body, models.AccessToken)
+        assert refusal is None or "s3cr3t" not in str(refusal)

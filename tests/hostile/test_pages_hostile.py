@@ -216,13 +216,17 @@ async def test_an_item_that_is_not_an_object_is_malformed(
 
     hostile.route("GET", STATEMENT, Listing(history(1_200), tweak=spoil))
     stream = acme(client).managed_accounts.statement(ACCOUNT)
-    with pytest.raises(MalformedResponse, match=r"item 0 of 'entry' is .*not an object"):
+
+    async def walk() -> None:
         if mode == "typed":
             await stream.collect()
         elif mode == "raw":
             [e async for e in stream.raw()]
         else:
             [p async for p in stream.pages()]
+
+    with pytest.raises(MalformedResponse, match=r"item 0 of 'entry' is .*not an object"):
+        await walk()
 
 
 @pytest.mark.parametrize("items", [None, {"0": {}}, "entries", 3], ids=str)
@@ -592,9 +596,11 @@ async def test_statement_pages_carry_balances_and_footer(
     listing = Listing(history(1_200), tweak=add)
     hostile.route("GET", STATEMENT, listing)
     pages = [p async for p in acme(client).managed_accounts.statement(ACCOUNT).pages()]
-    assert len(pages) == 3 and sum(len(p.items) for p in pages) == 1_200
+    assert len(pages) == 3
+    assert sum(len(p.items) for p in pages) == 1_200
     assert {p.footer for p in pages} == {"Weavr Ltd, regulated by the FCA"}
-    assert pages[0].start_balance is not None and pages[0].start_balance.amount == 5
+    assert pages[0].start_balance is not None
+    assert pages[0].start_balance.amount == 5
     listing.tweak = None
     pages = [p async for p in acme(client).managed_accounts.statement(ACCOUNT).pages()]
     assert {p.footer for p in pages} == {None}

@@ -80,7 +80,8 @@ async def test_a_download_is_never_redirected_and_nothing_is_saved(
     with pytest.raises(MalformedResponse, match="redirects are never followed"):
         await client.identity(CORPORATE).managed_accounts.download_statement("2001", target)
     assert bystander.received == []
-    assert not target.exists() and list(tmp_path.iterdir()) == []
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
     assert hostile.count(STATEMENT) == 1  # a redirect is not a failure that passes
 
 
@@ -237,7 +238,8 @@ async def test_a_token_unfit_for_a_header_is_a_typed_error_that_shows_no_token(
     with pytest.raises(MalformedResponse) as caught:
         await client.identity(CORPORATE).managed_accounts.get("2001")
     shown = rendered(caught.value)
-    assert token[:20] not in shown and API_KEY not in shown
+    assert token[:20] not in shown
+    assert API_KEY not in shown
     assert hostile.count(ACCOUNT) == 0
 
 
@@ -383,7 +385,9 @@ async def test_poisoned_request_refs_and_messages_are_not_repeated(
     with pytest.raises(WeavrError) as caught:
         await client.identity(CORPORATE).managed_cards.block("3001")
     text = str(caught.value)
-    assert "\r" not in text and "\n" not in text and "\x1b" not in text
+    assert "\r" not in text
+    assert "\n" not in text
+    assert "\x1b" not in text
     assert len(text) < 1200
     assert getattr(caught.value, "request_ref", "x") is None
 
@@ -547,5 +551,6 @@ async def test_server_errors_exhaust_into_server_error_with_the_status(
     hostile.json("GET", ACCOUNT, {"errorCode": "BOOM"}, status=502)
     with pytest.raises(ServerError) as caught:
         await client.identity(CORPORATE).managed_accounts.get("2001")
-    assert caught.value.status == 502 and caught.value.error_code == "BOOM"
+    assert caught.value.status == 502
+    assert caught.value.error_code == "BOOM"
     assert hostile.count(ACCOUNT) == QUICK_RETRY.max_attempts

@@ -31,10 +31,12 @@ async def test_a_submitted_bulk_waits_to_be_executed(
     acct, card = funded(sim, corp)
     await api.login(corp)
     r = await api.call("POST", "/bulks/transfers", json=transfers_with_a_failure(acct, card))
-    assert r.status == 201 and r.json["operationCount"] == 5
+    assert r.status == 201
+    assert r.json["operationCount"] == 5
     bulk_id = r.json["bulkId"]
     got = (await api.call("GET", f"/bulks/{bulk_id}")).json
-    assert got["status"] == "SUBMITTED" and got["submittedItemsCount"] == 5
+    assert got["status"] == "SUBMITTED"
+    assert got["submittedItemsCount"] == 5
     r = await api.call("POST", f"/bulks/{bulk_id}/pause")
     assert r.json == {"errorCode": "INVALID_STATE"}
     assert sim.instrument_balance(card) == 0
@@ -50,9 +52,11 @@ async def test_on_failure_continue_runs_every_operation(
     r = await api.call("POST", f"/bulks/{bulk_id}/execute", json={"mode": "ON_FAILURE_CONTINUE"})
     assert r.status == 204
     got = (await api.call("GET", f"/bulks/{bulk_id}")).json
-    assert got["status"] == "PARTIALLY_COMPLETED" and got["mode"] == "ON_FAILURE_CONTINUE"
+    assert got["status"] == "PARTIALLY_COMPLETED"
+    assert got["mode"] == "ON_FAILURE_CONTINUE"
     _, by_status = await counts(api, bulk_id)
-    assert by_status["COMPLETED"] == 4 and by_status["FAILED"] == 1
+    assert by_status["COMPLETED"] == 4
+    assert by_status["FAILED"] == 1
     assert sim.instrument_balance(card) == 10 + 11 + 13 + 14
 
 
@@ -66,7 +70,8 @@ async def test_each_operation_keeps_its_request_and_answer(
     await api.call("POST", f"/bulks/{bulk_id}/execute", json={})
     path = f"/bulks/{bulk_id}/operations"
     listing = (await api.call("GET", path, params={"limit": 3})).json
-    assert listing["count"] == 5 and [o["sequence"] for o in listing["operations"]] == [1, 2, 3]
+    assert listing["count"] == 5
+    assert [o["sequence"] for o in listing["operations"]] == [1, 2, 3]
     failed = listing["operations"][2]
     assert failed["status"] == "FAILED"
     assert orjson.loads(failed["responsePayload"]) == {"errorCode": "AMOUNT_INVALID"}
@@ -122,7 +127,8 @@ async def test_invalid_bulk_requests_are_400_with_syntax_errors(
     assert (await api.call("GET", "/bulks", params={"status": "NOPE"})).status == 400
     # An empty bulk's 400 is one the contract does not declare (see contract.UNDECLARED_RESPONSES).
     r = await api.call("POST", "/bulks/transfers", json=[], check=False)
-    assert r.status == 400 and r.json["syntaxErrors"]["invalidFields"]
+    assert r.status == 400
+    assert r.json["syntaxErrors"]["invalidFields"]
     r = await api.call(
         "PATCH", SPEND_RULES, json=[{"pathParams": {"_id_": "x"}, "requestBody": {}}], check=False
     )
@@ -130,7 +136,8 @@ async def test_invalid_bulk_requests_are_400_with_syntax_errors(
     ops = [{"requestBody": transfer_body(acct, card, 1)}]
     bulk_id = (await api.call("POST", "/bulks/transfers", json=ops)).json["bulkId"]
     r = await api.call("POST", f"/bulks/{bulk_id}/execute", json={"mode": "SOMETIMES"})
-    assert r.status == 400 and r.json["syntaxErrors"]["invalidFields"][0]["fieldName"] == "mode"
+    assert r.status == 400
+    assert r.json["syntaxErrors"]["invalidFields"][0]["fieldName"] == "mode"
 
 
 async def test_an_unknown_bulk_is_404_another_identitys_403(
@@ -178,8 +185,10 @@ async def test_without_auto_run_a_bulk_runs_as_far_as_advanced(
     assert (await api.call("POST", f"/bulks/{bulk_id}/cancel")).status == 204
     got = (await api.call("GET", f"/bulks/{bulk_id}")).json
     _, by_status = await counts(api, bulk_id)
-    assert got["status"] == "CANCELLED" and by_status["COMPLETED"] == 3
-    assert by_status["CANCELLED"] == 3 and "executionFinish" in got
+    assert got["status"] == "CANCELLED"
+    assert by_status["COMPLETED"] == 3
+    assert by_status["CANCELLED"] == 3
+    assert "executionFinish" in got
     r = await api.call("POST", f"/bulks/{bulk_id}/resume")
     assert r.json == {"errorCode": "INVALID_STATE"}
     for i, card in enumerate(cards):

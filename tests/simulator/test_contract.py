@@ -105,31 +105,38 @@ def test_conforming_requests_pass() -> None:
 def test_statement_limit_above_500_is_a_violation() -> None:
     query = [("statementLimit", "501")]
     problem = contract.request_violation("GET", "/managed_accounts/1/statement", query, AUTH, b"")
-    assert problem is not None and "statementLimit" in problem and "500" in problem
+    assert problem is not None
+    assert "statementLimit" in problem
+    assert "500" in problem
 
 
 def test_limit_above_100_is_a_violation() -> None:
     problem = contract.request_violation(
         "GET", "/managed_cards/1/statement", [("limit", "101")], AUTH, b""
     )
-    assert problem is not None and "'limit'" in problem
+    assert problem is not None
+    assert "'limit'" in problem
 
 
 def test_non_digit_id_is_a_violation() -> None:
     problem = contract.request_violation("GET", "/managed_accounts/abc", [], AUTH, b"")
-    assert problem is not None and "'id'" in problem and "abc" in problem
+    assert problem is not None
+    assert "'id'" in problem
+    assert "abc" in problem
 
 
 def test_missing_api_key_is_a_violation() -> None:
     headers = {"Authorization": "Bearer t"}
     problem = contract.request_violation("GET", "/managed_accounts/1", [], headers, b"")
-    assert problem is not None and "api-key" in problem
+    assert problem is not None
+    assert "api-key" in problem
 
 
 def test_missing_or_malformed_bearer_token_is_a_violation() -> None:
     for headers in ({"api-key": "k"}, {"api-key": "k", "Authorization": "Basic abc"}):
         problem = contract.request_violation("GET", "/managed_accounts/1", [], headers, b"")
-        assert problem is not None and "Bearer" in problem
+        assert problem is not None
+        assert "Bearer" in problem
     # The access token operation only needs the api key.
     body = _json({"identity": {"type": "CONSUMER", "id": "1"}})
     headers = {"api-key": "k", "Content-Type": "application/json"}
@@ -140,25 +147,30 @@ def test_missing_required_body_field_is_a_violation() -> None:
     body = _transfer()
     del body["destinationAmount"]
     problem = contract.request_violation("POST", "/transfers", [], JSON_AUTH, _json(body))
-    assert problem is not None and "destinationAmount" in problem
+    assert problem is not None
+    assert "destinationAmount" in problem
 
 
 def test_wrong_enum_is_a_violation() -> None:
     body = _json(_transfer(source={"id": "1", "type": "bogus"}))
     problem = contract.request_violation("POST", "/transfers", [], JSON_AUTH, body)
-    assert problem is not None and "bogus" in problem
+    assert problem is not None
+    assert "bogus" in problem
     query = [("orderByTimestamp", "SIDEWAYS")]
     problem = contract.request_violation("GET", "/managed_cards/1/statement", query, AUTH, b"")
-    assert problem is not None and "SIDEWAYS" in problem
+    assert problem is not None
+    assert "SIDEWAYS" in problem
     query = [("transactionType", "TRANSFER"), ("transactionType", "NOPE")]
     problem = contract.request_violation("GET", "/managed_cards/1/statement", query, AUTH, b"")
-    assert problem is not None and "NOPE" in problem
+    assert problem is not None
+    assert "NOPE" in problem
 
 
 def test_transfer_description_pattern_is_enforced() -> None:
     body = _json(_transfer(description="tab\tis not allowed? no: \\ backslash ~"))
     problem = contract.request_violation("POST", "/transfers", [], JSON_AUTH, body)
-    assert problem is not None and "description" in problem
+    assert problem is not None
+    assert "description" in problem
 
 
 def test_query_values_are_typed_and_single() -> None:
@@ -199,7 +211,8 @@ def test_body_media_type_and_presence() -> None:
     assert contract.request_violation("POST", "/transfers", [], JSON_AUTH, b"") is not None
     assert contract.request_violation("POST", "/bulks/1/execute", [], JSON_AUTH, b"") is not None
     problem = contract.request_violation("POST", "/managed_cards/1/block", [], JSON_AUTH, b"{}")
-    assert problem is not None and "takes none" in problem
+    assert problem is not None
+    assert "takes none" in problem
 
 
 def test_charge_fee_destination_is_not_required_in_requests() -> None:
@@ -211,9 +224,11 @@ def test_charge_fee_destination_is_not_required_in_requests() -> None:
 
 def test_unknown_paths_and_methods() -> None:
     problem = contract.request_violation("GET", "/nowhere", [], AUTH, b"")
-    assert problem is not None and "no path" in problem
+    assert problem is not None
+    assert "no path" in problem
     problem = contract.request_violation("DELETE", "/transfers", [], AUTH, b"")
-    assert problem is not None and "not allowed" in problem
+    assert problem is not None
+    assert "not allowed" in problem
 
 
 def test_operation_for() -> None:
@@ -278,7 +293,8 @@ def test_managed_account_response_missing_currency_fails() -> None:
     problem = contract.response_violation(
         "GET", "/managed_accounts/1001", 200, REF, _json(account), "application/json"
     )
-    assert problem is not None and "currency" in problem
+    assert problem is not None
+    assert "currency" in problem
 
 
 def test_response_headers_are_checked() -> None:
@@ -286,10 +302,12 @@ def test_response_headers_are_checked() -> None:
     problem = contract.response_violation(
         "GET", "/managed_accounts/1001", 200, {}, body, "application/json"
     )
-    assert problem is not None and "request-ref" in problem
+    assert problem is not None
+    assert "request-ref" in problem
     limited = {**REF, "x-ratelimit-limit": "20, 10;w=60", "x-ratelimit-reset": "-5"}
     problem = contract.response_violation("POST", "/users", 429, limited, b"", "")
-    assert problem is not None and "x-ratelimit-reset" in problem
+    assert problem is not None
+    assert "x-ratelimit-reset" in problem
     limited["x-ratelimit-reset"] = "30"
     assert contract.response_violation("POST", "/users", 429, limited, b"", "") is None
 
@@ -326,7 +344,8 @@ def test_response_status_and_bodies() -> None:
     problem = contract.response_violation(
         "POST", "/bulks/transfers", 200, {}, b"{}", "application/json"
     )
-    assert problem is not None and "not documented" in problem
+    assert problem is not None
+    assert "not documented" in problem
 
 
 def test_statement_exports_are_not_body_validated() -> None:
@@ -334,7 +353,8 @@ def test_statement_exports_are_not_body_validated() -> None:
     for media in ("text/csv", "application/pdf"):
         assert contract.response_violation("GET", path, 200, REF, b"\x00raw", media) is None
     problem = contract.response_violation("GET", path, 200, REF, b"<p>", "text/html")
-    assert problem is not None and "text/html" in problem
+    assert problem is not None
+    assert "text/html" in problem
     statement = {"entry": [], "count": 0, "responseCount": 0}
     assert (
         contract.response_violation("GET", path, 200, REF, _json(statement), "application/json")
@@ -361,7 +381,8 @@ def test_charge_fee_response_allows_its_undefined_destination() -> None:
     missing = contract.response_violation(
         "POST", "/fees/charge", 200, REF, _json(fee), "application/json"
     )
-    assert missing is not None and "destination" in missing
+    assert missing is not None
+    assert "destination" in missing
 
 
 # --------------------------------------------------------------------------------------------
@@ -469,4 +490,5 @@ def test_the_response_validator_exempts_only_the_bulk_submissions_undeclared_err
         for status in (400, 401):
             assert check(request, status, {}, b"", "") is None
         problem = check(request, 409, {}, b"", "")
-        assert problem is not None and "not documented" in problem
+        assert problem is not None
+        assert "not documented" in problem

@@ -21,7 +21,8 @@ async def test_a_scripted_error_answers_the_next_requests(
     assert (await api.call("GET", "/transfers")).status == 503
     assert (await api.call("GET", "/transfers")).status == 503
     assert (await api.call("GET", "/transfers")).status == 200
-    assert sim.faults.injected["error"] == 2 and sim.faults.pending == 0
+    assert sim.faults.injected["error"] == 2
+    assert sim.faults.pending == 0
 
 
 async def test_a_scripted_error_for_one_operation_waits_for_it(
@@ -31,7 +32,8 @@ async def test_a_scripted_error_for_one_operation_waits_for_it(
     sim.faults.script(status=500, count=1, operation_id="transferGet", body={"code": "X"})
     assert (await api.call("GET", "/transfers")).status == 200
     r = await api.call("GET", "/transfers/1", check=False)
-    assert r.status == 500 and r.json == {"code": "X"}
+    assert r.status == 500
+    assert r.json == {"code": "X"}
 
 
 async def test_a_scripted_429_advertises_a_limit_and_its_reset(
@@ -47,7 +49,7 @@ async def test_a_scripted_429_advertises_a_limit_and_its_reset(
 
 
 def test_a_script_for_an_unknown_operation_is_refused(sim: FakeBackOffice) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown operationId: 'transferCreated'"):
         sim.faults.script(operation_id="transferCreated")  # a typo, caught
 
 
@@ -75,7 +77,8 @@ async def test_a_drop_after_commit_keeps_the_effect_and_a_retry_replays_it(
         await api.call("POST", "/transfers", json=body, headers=ref)
     assert sim.instrument_balance(card) == 5  # committed before the drop
     retry = await api.call("POST", "/transfers", json=body, headers=ref)
-    assert retry.status == 200 and sim.instrument_balance(card) == 5
+    assert retry.status == 200
+    assert sim.instrument_balance(card) == 5
     assert sim.idempotent_replays == 1
     assert sim.faults.injected["drop_after_commit"] == 1
 
@@ -110,8 +113,9 @@ async def test_malformed_answers_are_200s_with_broken_bodies(
         assert r.status == 200
         with pytest.raises(orjson.JSONDecodeError):
             orjson.loads(r.body)
-    assert r3.status == 200 and r3.headers["Content-Type"].startswith("text/html")
-    with pytest.raises(ValueError):
+    assert r3.status == 200
+    assert r3.headers["Content-Type"].startswith("text/html")
+    with pytest.raises(ValueError, match="unknown malformed kind: 'weird'"):
         sim.faults.script_malformed(kind="weird")  # type: ignore[arg-type]
 
 
@@ -128,7 +132,9 @@ async def test_random_faults_are_drawn_from_the_seed(session: aiohttp.ClientSess
 
     first, second = await run(9), await run(9)
     assert first == second
-    assert {500, 502, 503, 504} & set(first) and 429 in first and 200 in first
+    assert {500, 502, 503, 504} & set(first)
+    assert 429 in first
+    assert 200 in first
 
 
 async def test_latency_and_slow_requests_delay_the_answer(sim: FakeBackOffice, api: Api) -> None:
@@ -140,6 +146,7 @@ async def test_latency_and_slow_requests_delay_the_answer(sim: FakeBackOffice, a
     sim.faults.slow_rate, sim.faults.slow_seconds = 1.0, 0.05
     t0 = time.perf_counter()
     await api.call("GET", "/transfers")
-    assert time.perf_counter() - t0 >= 0.05 and sim.faults.injected["slow"] == 1
+    assert time.perf_counter() - t0 >= 0.05
+    assert sim.faults.injected["slow"] == 1
     sim.faults.clear()
     assert sim.faults.slow_rate == 0

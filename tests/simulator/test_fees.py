@@ -36,7 +36,8 @@ async def test_the_identity_type_fee_operations_charge_their_own_type_only(
     await api.login(corp)
     before = sim.instrument_balance(acct)
     r = await api.call("POST", "/corporates/fees/charge", json=fee(acct.id))
-    assert r.status == 200 and sim.instrument_balance(acct) == before - 250
+    assert r.status == 200
+    assert sim.instrument_balance(acct) == before - 250
     r = await api.call("POST", "/consumers/fees/charge", json=fee(acct.id))
     assert r.json == {"errorCode": "INSUFFICIENT_PERMISSIONS"}
 
@@ -66,9 +67,11 @@ async def test_an_invalid_fee_is_400_in_the_shape_each_operation_declares(
     await api.login(corp)
     source = fee(acct.id)["source"]
     r = await api.call("POST", "/fees/charge", json={"source": source})
-    assert r.status == 400 and r.json["syntaxErrors"]["invalidFields"][0]["fieldName"] == "feeType"
+    assert r.status == 400
+    assert r.json["syntaxErrors"]["invalidFields"][0]["fieldName"] == "feeType"
     r = await api.call("POST", "/corporates/fees/charge", json={"source": source})
-    assert r.status == 400 and "validationErrors" in r.json
+    assert r.status == 400
+    assert "validationErrors" in r.json
 
 
 async def test_fee_types_can_be_added(sim: FakeBackOffice, api: Api, corp: SeededIdentity) -> None:
@@ -76,4 +79,5 @@ async def test_fee_types_can_be_added(sim: FakeBackOffice, api: Api, corp: Seede
     await api.login(corp)
     sim.fee_types["TINY"] = 1
     r = await api.call("POST", "/fees/charge", json=fee(acct.id, "TINY"))
-    assert r.status == 200 and r.json["availableBalanceAdjustment"]["amount"] == -1
+    assert r.status == 200
+    assert r.json["availableBalanceAdjustment"]["amount"] == -1

@@ -27,14 +27,16 @@ async def test_it_serves_on_a_free_loopback_port() -> None:
     async with FakeBackOffice(seed=11) as a, FakeBackOffice(seed=11) as b:
         assert a.url.startswith("http://127.0.0.1:")
         assert a.url.endswith("/multi/backoffice")
-        assert a.port != 0 and a.port != b.port
+        assert a.port != 0
+        assert a.port != b.port
 
 
 async def test_the_seed_decides_the_api_key_ids_and_histories() -> None:
     async with FakeBackOffice(seed=11) as a, FakeBackOffice(seed=11) as b:
         assert a.api_key == b.api_key
         ia, ib = a.add_identity("CONSUMER"), b.add_identity("CONSUMER")
-        assert ia == ib and ia.identity_type == "CONSUMER"
+        assert ia == ib
+        assert ia.identity_type == "CONSUMER"
         ma = a.add_managed_account(ia, history=300)
         mb = b.add_managed_account(ib, history=300)
         assert ma == mb
@@ -70,6 +72,8 @@ def test_histories_end_where_history_end_ms_says() -> None:
 
 async def test_a_path_of_no_operation_is_404_and_a_method_it_lacks_405(api: Api) -> None:
     r = await api.call("GET", "/nowhere", check=False)
-    assert r.status == 404 and r.json["code"] == "NOT_FOUND"
+    assert r.status == 404
+    assert r.json["code"] == "NOT_FOUND"
     r = await api.call("DELETE", "/transfers", check=False)
-    assert r.status == 405 and r.json["code"] == "METHOD_NOT_ALLOWED"
+    assert r.status == 405
+    assert r.json["code"] == "METHOD_NOT_ALLOWED"

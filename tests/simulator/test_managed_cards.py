@@ -21,7 +21,8 @@ async def test_account_and_card_bodies_carry_their_balances(
     c = (await api.call("GET", f"/managed_cards/{card.id}")).json
     assert c["mode"] == "PREPAID_MODE"
     assert c["balances"]["availableBalance"] == sim.instrument_balance(card)
-    assert len(c["cardNumber"]["value"]) <= 16 and len(c["cvv"]["value"]) <= 3
+    assert len(c["cardNumber"]["value"]) <= 16
+    assert len(c["cvv"]["value"]) <= 3
 
 
 async def card_state(api: Api, card_id: str) -> dict[str, Any]:
@@ -38,7 +39,8 @@ async def test_a_card_blocked_by_the_user_can_be_unblocked(
     r = await api.call("POST", base + "/unblock")
     assert r.json == {"errorCode": "INSTRUMENT_NOT_BLOCKED"}
     r = await api.call("POST", base + "/block")
-    assert r.status == 204 and r.body == b""
+    assert r.status == 204
+    assert r.body == b""
     assert await card_state(api, card.id) == {"state": "BLOCKED", "blockedReason": "USER"}
     r = await api.call("POST", base + "/block")
     assert r.json == {"errorCode": "INSTRUMENT_ALREADY_BLOCKED"}

@@ -13,7 +13,7 @@ def test_an_unknown_instrument_is_a_key_error(sim: FakeBackOffice) -> None:
 
 
 def test_a_debit_card_needs_a_parent_account(sim: FakeBackOffice, corp: SeededIdentity) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="a DEBIT_MODE card needs parent_account"):
         sim.add_managed_card(corp, mode="DEBIT_MODE")
 
 
@@ -21,12 +21,12 @@ def test_only_a_debit_card_takes_a_parent_account(
     sim: FakeBackOffice, corp: SeededIdentity
 ) -> None:
     acct = sim.add_managed_account(corp)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="parent_account is only for DEBIT_MODE cards"):
         sim.add_managed_card(corp, parent_account=acct)
 
 
 def test_seeded_transfers_need_two_fund_holding_instruments(sim: FakeBackOffice) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="two fund-holding instruments"):
         sim.add_transfers(sim.add_identity("CONSUMER"))
 
 

@@ -28,7 +28,8 @@ async def test_rules_are_set_once_and_read_back(
     await api.login(corp)
     path = f"/managed_cards/{debit.id}/spend_rules"
     got = (await api.call("GET", path)).json
-    assert got["cardLevelSpendRules"] == {} and "profileLevelSpendRules" in got
+    assert got["cardLevelSpendRules"] == {}
+    assert "profileLevelSpendRules" in got
     assert (await api.call("POST", path, json=RULES)).status == 204
     assert (await api.call("POST", path, json=RULES)).json == {
         "errorCode": "SPEND_RULE_ALREADY_SET"
@@ -58,9 +59,11 @@ async def test_increment_adds_to_a_limit_and_keeps_the_other_rules(
     r = await api.call("PATCH", path, json=inc, headers={"idempotency-ref": "inc-1"})
     assert r.status == 204
     r = await api.call("PATCH", path, json=inc, headers={"idempotency-ref": "inc-1"})
-    assert r.status == 204 and sim.idempotent_replays == 1  # a replay increments nothing
+    assert r.status == 204
+    assert sim.idempotent_replays == 1  # a replay increments nothing
     got = await card_rules(api, path)
-    assert got["spendLimit"][0]["value"]["amount"] == 1500 and got["allowAtm"] is True
+    assert got["spendLimit"][0]["value"]["amount"] == 1500
+    assert got["allowAtm"] is True
     assert got["blockedMerchantCountries"] == ["RU"]
 
 

@@ -39,7 +39,8 @@ async def test_a_statement_is_newest_first_100_a_page_by_default(
     ledger = sim.ledger(acct)
     assert len(ledger) == 1234
     body = (await api.call("GET", f"/managed_accounts/{acct.id}/statement")).json
-    assert body["count"] == 1234 and body["responseCount"] == 100 == len(body["entry"])
+    assert body["count"] == 1234
+    assert body["responseCount"] == 100 == len(body["entry"])
     assert body["entry"] == list(reversed(ledger))[:100]
 
 
@@ -64,9 +65,12 @@ async def test_the_last_page_is_short_and_one_past_the_end_empty_but_counted(
     await api.login(corp)
     path = f"/managed_accounts/{acct.id}/statement"
     last = (await api.call("GET", path, params={"offset": 1230})).json
-    assert last["responseCount"] == 4 and last["entry"][-1] == sim.ledger(acct)[0]
+    assert last["responseCount"] == 4
+    assert last["entry"][-1] == sim.ledger(acct)[0]
     past = (await api.call("GET", path, params={"offset": 5000})).json
-    assert past["entry"] == [] and past["count"] == 1234 and past["responseCount"] == 0
+    assert past["entry"] == []
+    assert past["count"] == 1234
+    assert past["responseCount"] == 0
 
 
 async def test_descending_order_reverses_entries_of_the_same_millisecond(
@@ -97,7 +101,8 @@ async def test_a_timestamp_window_is_half_open_and_its_balances_bound_it(
         "statementLimit": 500,
     }
     body = (await api.call("GET", f"/managed_accounts/{acct.id}/statement", params=params)).json
-    assert body["count"] == len(expected) and body["entry"] == expected
+    assert body["count"] == len(expected)
+    assert body["entry"] == expected
     start = body["startBalance"]["amount"]
     end = body["endBalance"]["amount"]
     assert start + sum(e["actualBalanceAdjustment"]["amount"] for e in expected) == end
@@ -178,7 +183,8 @@ async def test_invalid_statement_parameters_answer_400(
     for path, params in bad:
         r = await api.call("GET", path, params=params)
         assert r.status == 400, params
-        assert r.json["validationErrors"] and r.json["message"]
+        assert r.json["validationErrors"]
+        assert r.json["message"]
     assert (await api.call("GET", apath, params={"statementLimit": "500"})).status == 200
 
 
@@ -189,7 +195,8 @@ async def test_a_card_statement_pages_by_limit_not_statement_limit(
     await api.login(corp)
     params = {"limit": "100", "statementLimit": "7"}
     r = await api.call("GET", f"/managed_cards/{card.id}/statement", params=params)
-    assert r.status == 200 and r.json["responseCount"] == 10
+    assert r.status == 200
+    assert r.json["responseCount"] == 10
 
 
 async def test_seeded_histories_chain_their_balances_over_years(
@@ -225,13 +232,17 @@ async def test_a_debit_card_statement_carries_no_balances(
 ) -> None:
     acct = sim.add_managed_account(corp, currency="GBP")
     card = sim.add_managed_card(corp, history=40, mode="DEBIT_MODE", parent_account=acct)
-    assert card.currency == "GBP" and card.mode == "DEBIT_MODE"
+    assert card.currency == "GBP"
+    assert card.mode == "DEBIT_MODE"
     await api.login(corp)
     body = (await api.call("GET", f"/managed_cards/{card.id}/statement")).json
-    assert body["count"] == 40 and "startBalance" not in body and "endBalance" not in body
+    assert body["count"] == 40
+    assert "startBalance" not in body
+    assert "endBalance" not in body
     assert all("balanceAfter" not in e for e in body["entry"])
     got = (await api.call("GET", f"/managed_cards/{card.id}")).json
-    assert got["mode"] == "DEBIT_MODE" and got["parentManagedAccountId"] == acct.id
+    assert got["mode"] == "DEBIT_MODE"
+    assert got["parentManagedAccountId"] == acct.id
     assert "balances" not in got
 
 
@@ -263,7 +274,8 @@ async def test_posted_transactions_come_after_the_newest_entry(
     card = sim.add_managed_card(corp, history=5)
     sim.post_transactions(card, 4)
     ledger = sim.ledger(card)
-    assert len(ledger) == 9 and ledger[-1]["processedTimestamp"] >= ledger[-5]["processedTimestamp"]
+    assert len(ledger) == 9
+    assert ledger[-1]["processedTimestamp"] >= ledger[-5]["processedTimestamp"]
 
 
 async def test_a_fixed_to_timestamp_is_a_snapshot_arrivals_leave_alone(
@@ -288,10 +300,12 @@ async def test_a_statement_exports_as_csv_and_pdf(
     r = await api.call("GET", path, headers={"Accept": "text/csv"}, params={"statementLimit": 7})
     assert r.headers["Content-Type"].startswith("text/csv")
     lines = r.body.decode().strip().splitlines()
-    assert lines[0].startswith("transactionId.type,transactionId.id") and len(lines) == 8
+    assert lines[0].startswith("transactionId.type,transactionId.id")
+    assert len(lines) == 8
     r = await api.call("GET", path, headers={"Accept": "application/pdf"})
     assert r.headers["Content-Type"].startswith("application/pdf")
-    assert r.body.startswith(b"%PDF-1.4") and r.body.rstrip().endswith(b"%%EOF")
+    assert r.body.startswith(b"%PDF-1.4")
+    assert r.body.rstrip().endswith(b"%%EOF")
 
 
 async def test_an_accept_header_of_no_export_gets_json(
@@ -301,4 +315,5 @@ async def test_an_accept_header_of_no_export_gets_json(
     await api.login(corp)
     path = f"/managed_accounts/{acct.id}/statement"
     r = await api.call("GET", path, headers={"Accept": "image/png"})
-    assert r.headers["Content-Type"].startswith("application/json") and r.json["count"] == 30
+    assert r.headers["Content-Type"].startswith("application/json")
+    assert r.json["count"] == 30

@@ -24,7 +24,8 @@ async def test_a_request_off_the_contract_is_answered_400_with_what_is_wrong(
         await api.login(corp)
         path = f"/managed_accounts/{acct.id}/statement"
         r = await api.call("GET", path, params={"statementLimit": "501"}, check=False)
-        assert r.status == 400 and "statementLimit" in r.json["message"]
+        assert r.status == 400
+        assert "statementLimit" in r.json["message"]
         assert fake.requests[-1].status == 400
         assert (await api.call("GET", path, params={"statementLimit": "500"})).status == 200
     assert fake.response_violations == []
@@ -64,11 +65,16 @@ async def test_the_bulk_submissions_undeclared_401_is_no_violation(
 async def test_an_exception_leaving_the_block_is_not_masked(
     session: aiohttp.ClientSession,
 ) -> None:
-    with pytest.raises(RuntimeError, match="the test's own"):
-        async with FakeBackOffice(strict=True, token_shape="string") as fake:
+    fake = FakeBackOffice(strict=True, token_shape="string")
+
+    async def fail_inside_the_block() -> None:
+        async with fake:
             body = {"identity": {"type": "CORPORATE", "id": fake.add_identity().id}}
             await Api(fake, session).call("POST", "/access_token", json=body, check=False)
             raise RuntimeError("the test's own")
+
+    with pytest.raises(RuntimeError, match="the test's own"):
+        await fail_inside_the_block()
     assert fake.response_violations
 
 
@@ -87,7 +93,7 @@ async def test_without_a_block_raise_for_violations_reports_them(
 
 
 def test_strict_mode_brings_its_own_validators() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="strict=True brings its own validators"):
         FakeBackOffice(strict=True, request_validator=lambda request: None)
     assert not FakeBackOffice().strict
 

@@ -19,7 +19,9 @@ async def test_a_transfer_moves_money_between_the_ledgers(
     body = transfer_body(acct, card, 1234, tag="topup", description="Top up #1")
     r = await api.call("POST", "/transfers", json=body)
     t = r.json
-    assert r.status == 200 and t["state"] == "COMPLETED" and t["tag"] == "topup"
+    assert r.status == 200
+    assert t["state"] == "COMPLETED"
+    assert t["tag"] == "topup"
     assert sim.instrument_balance(acct) == before - 1234
     assert sim.instrument_balance(card) == 1234
     src_entry, dst_entry = sim.ledger(acct)[-1], sim.ledger(card)[-1]
@@ -94,11 +96,13 @@ async def test_a_scheduled_transfer_runs_on_the_first_request_after_it_is_due(
     when = sim.now_ms() + 150
     body = transfer_body(acct, card, 77, scheduledTimestamp=str(when))
     t = (await api.call("POST", "/transfers", json=body)).json
-    assert t["state"] == "SCHEDULED" and t["scheduledTimestamp"] == str(when)
+    assert t["state"] == "SCHEDULED"
+    assert t["scheduledTimestamp"] == str(when)
     assert sim.instrument_balance(card) == 0
     await asyncio.sleep(0.2)
     done = (await api.call("GET", f"/transfers/{t['id']}")).json
-    assert done["state"] == "COMPLETED" and sim.instrument_balance(card) == 77
+    assert done["state"] == "COMPLETED"
+    assert sim.instrument_balance(card) == 77
 
 
 async def list_all(api: Api, count: int) -> list[dict[str, Any]]:
@@ -123,7 +127,8 @@ async def test_transfers_are_listed_newest_first_and_only_the_identitys(
     sim.add_transfers(other, count=5)
     await api.login(corp)
     everything = await list_all(api, 250)
-    assert len(everything) == 250 and len({t["id"] for t in everything}) == 250
+    assert len(everything) == 250
+    assert len({t["id"] for t in everything}) == 250
     created = [t["creationTimestamp"] for t in everything]
     assert created == sorted(created, reverse=True)
 
@@ -168,9 +173,11 @@ async def test_filtering_by_another_identitys_instrument_is_403_an_unknown_one_e
     foreign = sim.add_managed_account(sim.add_identity("CORPORATE"))
     await api.login(corp)
     r = await api.call("GET", "/transfers", params={"id": foreign.id, "type": "managed_accounts"})
-    assert r.status == 403 and r.json == {"errorCode": "INSUFFICIENT_PERMISSIONS"}
+    assert r.status == 403
+    assert r.json == {"errorCode": "INSUFFICIENT_PERMISSIONS"}
     r = await api.call("GET", "/transfers", params={"id": "77", "type": "managed_accounts"})
-    assert r.status == 200 and r.json["count"] == 0
+    assert r.status == 200
+    assert r.json["count"] == 0
 
 
 async def test_arrivals_add_new_transfers_on_each_list_request(

@@ -23,8 +23,11 @@ async def test_a_new_user_is_active_and_keeps_its_details(api: Api, corp: Seeded
     await api.login(corp)
     r = await api.call("POST", "/users", json=ADA)
     user = r.json
-    assert r.status == 200 and user["active"] is True and user["identity"]["id"] == corp.id
-    assert user["mobile"] == ADA["mobile"] and user["roles"] == ["ADMIN"]
+    assert r.status == 200
+    assert user["active"] is True
+    assert user["identity"]["id"] == corp.id
+    assert user["mobile"] == ADA["mobile"]
+    assert user["roles"] == ["ADMIN"]
 
 
 async def test_emails_are_unique_whatever_their_case(
@@ -47,7 +50,8 @@ async def test_an_invalid_user_is_400_with_syntax_errors(api: Api, corp: SeededI
     ]
     for bad in bad_bodies:
         r = await api.call("POST", "/users", json=bad)
-        assert r.status == 400 and r.json["syntaxErrors"]["invalidFields"]
+        assert r.status == 400
+        assert r.json["syntaxErrors"]["invalidFields"]
 
 
 async def test_an_invite_can_be_sent_until_it_is_consumed(

@@ -27,7 +27,8 @@ async def test_a_request_validators_message_is_answered_400_before_any_fault(
         await api.login(fake.add_identity("CORPORATE"))
         fake.faults.script(status=503, count=1)
         r = await api.call("GET", "/transfers", params={"limit": "7"}, check=False)
-        assert r.status == 400 and r.json == {"message": "limit is not allowed"}
+        assert r.status == 400
+        assert r.json == {"message": "limit is not allowed"}
         assert fake.faults.pending == 1  # the validator runs before faults
         assert len(seen) == 2
 
@@ -50,7 +51,8 @@ async def test_the_contracts_request_check_finds_nothing_in_simulator_traffic(
         r = await api.call("POST", "/transfers", json=transfer_body(acct, card, 3))
         assert r.status == 200, r.body
         r = await api.call("GET", "/transfers", params={"id": acct.id, "type": "managed_accounts"})
-        assert r.status == 200 and r.json["count"] == 1
+        assert r.status == 200
+        assert r.json["count"] == 1
 
 
 async def test_the_response_validator_judges_answers_not_injected_faults(

@@ -215,7 +215,9 @@ class _StructureCodegen:
         raise TypeError(f"no wire rule for {tp!r}: add one to _converter.py and _wire_types.py")
 
 
-def _leaf_check(tp: Any, first: str, later: str, env: dict[str, Any]) -> str | None:
+def _leaf_check(  # noqa: C901 (one branch per kind of declared type: a dispatch)
+    tp: Any, first: str, later: str, env: dict[str, Any]
+) -> str | None:
     """A boolean expression saying whether a value fits `tp`, for types whose value is kept
     as decoded; "True" for `Any`; None for types that need building. `first` is how the
     expression first reads the value (it may bind `later`), `later` how it reads it again."""
