@@ -291,7 +291,7 @@ class Transport:
                 await asyncio.sleep(wait)
                 clock.spent += wait
 
-    async def _attempt(
+    async def _attempt(  # noqa: C901 (one send: token, headers, budget, then each failure mapped to retry or not)
         self,
         request: Request,
         auth: Auth | None,
