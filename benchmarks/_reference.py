@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
+from ._child import child_server
 
 API_KEY = "reference-api-key"
 ACCOUNT_ID = "110299478262251521"
@@ -66,25 +67,8 @@ async def _serve() -> None:
 @contextmanager
 def reference_server() -> Iterator[dict[str, Any]]:
     """Start the child reference server; yields what it printed; stops it on exit."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks._reference"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        if not line:
-            raise RuntimeError("the reference server did not start")
-        yield json.loads(line)
-    finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
+    with child_server("benchmarks._reference") as info:
+        yield info
 
 
 if __name__ == "__main__":

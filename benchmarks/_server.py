@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from weavr_async.testing import FakeBackOffice
+
+from ._child import child_server
 
 
 async def serve(history: int, latency: float) -> None:
@@ -35,27 +36,11 @@ async def serve(history: int, latency: float) -> None:
 
 @contextmanager
 def simulator(history: int, latency: float = 0.0) -> Iterator[dict[str, Any]]:
-    """Start the child simulator; yields what it printed; stops it on exit."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks._server", "--history", str(history),
-         "--latency", str(latency)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        if not line:
-            raise RuntimeError("the benchmark simulator did not start")
-        yield json.loads(line)
-    finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
+    """The child simulator with one account of `history` entries."""
+    with child_server(
+        "benchmarks._server", "--history", str(history), "--latency", str(latency)
+    ) as info:
+        yield info
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import asyncio
 import importlib
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from typing import Any
 from weavr_async import reconcile
 from weavr_async.testing import FakeBackOffice
 
+from ._child import child_server
 from ._table import print_table
 
 IDENTITIES = 16
@@ -53,25 +53,8 @@ async def serve() -> None:
 
 @contextmanager
 def simulator() -> Iterator[dict[str, Any]]:
-    child = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.bench_reconcile", "--serve"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        if not line:
-            raise RuntimeError("the benchmark simulator did not start")
-        yield json.loads(line)
-    finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
+    with child_server("benchmarks.bench_reconcile", "--serve") as info:
+        yield info
 
 
 async def in_process(
