@@ -40,6 +40,24 @@ def timestamp(text: str) -> int:
     return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
+def add_time_window(parser: argparse.ArgumentParser) -> None:
+    """`--from` and `--to`, the time window of a statement walk (as `from_ts`, `to_ts`)."""
+    parser.add_argument(
+        "--from",
+        dest="from_ts",
+        type=timestamp,
+        metavar="TIME",
+        help="oldest entry (inclusive): ISO 8601 or epoch ms",
+    )
+    parser.add_argument(
+        "--to",
+        dest="to_ts",
+        type=timestamp,
+        metavar="TIME",
+        help="newest entry bound (exclusive): ISO 8601 or epoch ms",
+    )
+
+
 def positive_int(text: str) -> int:
     value = _int(text)
     if value < 1:

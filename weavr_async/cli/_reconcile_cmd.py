@@ -59,20 +59,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(default: JSON lines on stdout)",
     )
     parser.add_argument("--csv", metavar="PATH", help="also write the results as CSV here")
-    parser.add_argument(
-        "--from",
-        dest="from_ts",
-        type=_args.timestamp,
-        metavar="TIME",
-        help="oldest entry (inclusive): ISO 8601 or epoch ms",
-    )
-    parser.add_argument(
-        "--to",
-        dest="to_ts",
-        type=_args.timestamp,
-        metavar="TIME",
-        help="newest entry bound (exclusive): ISO 8601 or epoch ms",
-    )
+    _args.add_time_window(parser)
     parser.add_argument(
         "--resume",
         metavar="STATE_DIR",

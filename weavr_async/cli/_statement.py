@@ -64,20 +64,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--output", "-o", default="-", metavar="PATH|-", help="where to write (default: stdout)"
     )
-    parser.add_argument(
-        "--from",
-        dest="from_ts",
-        type=_args.timestamp,
-        metavar="TIME",
-        help="oldest entry (inclusive): ISO 8601 or epoch ms",
-    )
-    parser.add_argument(
-        "--to",
-        dest="to_ts",
-        type=_args.timestamp,
-        metavar="TIME",
-        help="newest entry bound (exclusive): ISO 8601 or epoch ms",
-    )
+    _args.add_time_window(parser)
     parser.add_argument(
         "--order", type=str.upper, choices=("ASC", "DESC"), help="by time (API default: DESC)"
     )
