@@ -1,11 +1,12 @@
-"""Run the benchmarks: `python -m benchmarks` (all) or `python -m benchmarks models walk`."""
+"""Run the benchmarks: `python -m benchmarks` (all, the targets first) or
+`python -m benchmarks models walk`."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 
-SUITES = ("calls", "models", "walk", "memory", "budget", "reconcile")
+SUITES = ("targets", "calls", "models", "walk", "memory", "budget", "reconcile")
 
 
 def main(argv: list[str]) -> int:

@@ -6,6 +6,7 @@ reference server in its own process. `python -m benchmarks calls`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ import orjson
 from weavr_async import BackOffice, Identity, RateBudget
 
 from ._reference import reference_server
+from ._rounds import Measure, best, interleaved, spread
 from ._table import print_table
 
 SECONDS = 2.0  # each measure runs this long (after a warm-up)
@@ -76,25 +78,37 @@ async def _rate(call: Any, callers: int) -> float:
     return done / (time.perf_counter() - started)
 
 
+def call_measures(info: dict[str, Any], callers: int) -> dict[str, Measure]:
+    """The SDK's call and the bare one with `callers` concurrent callers, each giving calls/s."""
+    return {
+        "SDK": functools.partial(_sdk, info, callers),
+        "bare": functools.partial(_bare, info, callers),
+    }
+
+
+def label(callers: int) -> str:
+    return f"managed_accounts.get, {callers} caller{'s' if callers > 1 else ''}"
+
+
 def main() -> None:
     rows = []
     with reference_server() as info:
         for callers in (1, 64):
-            best = {"sdk": 0.0, "bare": 0.0}
-            for _ in range(ROUNDS):  # interleaved, so drift hits both alike
-                best["bare"] = max(best["bare"], asyncio.run(_bare(info, callers)))
-                best["sdk"] = max(best["sdk"], asyncio.run(_sdk(info, callers)))
+            # interleaved rounds, so drift hits both alike
+            rates = interleaved(call_measures(info, callers), ROUNDS)
+            sdk, bare = rates["SDK"], rates["bare"]
             rows.append(
                 (
-                    f"managed_accounts.get, {callers} caller{'s' if callers > 1 else ''}",
-                    round(best["sdk"]),
-                    round(best["bare"]),
-                    round(best["sdk"] / best["bare"], 2),
+                    label(callers),
+                    round(best(sdk)),
+                    round(best(bare)),
+                    round(best(sdk) / best(bare), 2),
+                    f"{spread(sdk):.0%} / {spread(bare):.0%}",
                 )
             )
     print_table(
         f"Calls per second (best of {ROUNDS} x {SECONDS:.0f} s), reference server in a child",
-        ["call", "SDK", "bare aiohttp + orjson", "ratio"],
+        ["call", "SDK", "bare aiohttp + orjson", "ratio", "spread SDK / bare"],
         rows,
     )
 
