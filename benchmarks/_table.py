@@ -11,8 +11,13 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[objec
     print(f"\n{title}")
     print("  ".join(h.ljust(w) for h, w in zip(cells[0], widths, strict=True)))
     print("  ".join("-" * w for w in widths))
-    for row in cells[1:]:
-        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+    for row in cells[1:]:  # the first column names the row: left-aligned, the rest right
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
 
 
 def _fmt(value: object) -> str:
