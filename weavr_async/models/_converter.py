@@ -32,17 +32,19 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
+from ._shared import NO_AMOUNT, Words, set_amount, set_currency
 from ._wire_types import (
     INT64_MAX,
     INT64_MIN,
     Invalid,
+    WireField,
     explain,
     optional_inner,
     secret_from_wire,
     to_camel,
     wire_fields,
 )
-from .common import Secret
+from .common import CurrencyAmount, Secret
 
 __all__ = ["converter", "structure", "structure_many", "to_camel", "unstructure"]
 
@@ -70,12 +72,22 @@ _ENV: dict[str, Any] = {
     "_explain": explain,
     "_isfinite": math.isfinite,
     "_str_values": _str_values,
+    "_Words": Words,
+    "_NO_AMOUNT": NO_AMOUNT,
+    "_CA": CurrencyAmount,
+    "_new": object.__new__,
+    "_set_currency": set_currency,
+    "_set_amount": set_amount,
     "_CAUGHT": (Invalid, KeyError, TypeError, ValueError, AttributeError),
 }
+_USES_MEMO = "_uses_memo"
+"""Set in a class's env when its expression shares values (`_shared.py`): it refers to the
+page's words (`_w`) and to the amount decoded last (`_p`)."""
+_MEMO = "_w = _Words()\n    _p = _NO_AMOUNT\n    "
 
 _ENTRY = """\
 def structure(o, _=None):
-    try:
+    {memo}try:
         if type(o) is dict:
             return _cls({args})
     except _CAUGHT as exc:
@@ -83,60 +95,101 @@ def structure(o, _=None):
         raise
     _explain(_cls, o, None)
 
-def nested(o):
-    return _cls({args})
+def nested(o{params}):
+    {last}return _cls({args})
+
+def many(items):
+    {memo}out = []
+    append = out.append
+    o = None
+    try:
+        for o in items:
+            if type(o) is not dict:
+                _invalid()
+            append(_cls({args}))
+    except _CAUGHT as exc:
+        _explain(_cls, o, exc)
+        raise
+    return out
 """
 
 
+@attrs.frozen
+class _Made:
+    """The functions generated for one class. `nested` takes the page's words (`_w`) from its
+    caller when `uses_memo`; `many` decodes a list with one set of words and no call per
+    item."""
+
+    structure: _Hook
+    nested: _Hook
+    many: _Hook
+    uses_memo: bool
+
+
 class _StructureCodegen:
-    """Generates, for each attrs class, `structure(o, _)`, the converter's hook, and
-    `nested(o)`, which the code generated for enclosing classes calls. Both build the instance
-    in one expression that checks every value; only `structure` checks that `o` is a dict and
-    has `explain` turn a failure into an error that names the field, once for the whole
-    object (a non-dict given to `nested` fails on its first key read)."""
+    """Generates, for each attrs class, `structure(o, _)`, the converter's hook; `nested(o)`,
+    which the code generated for enclosing classes calls; and `many(items)`, which decodes a
+    page. Each builds the instance in one expression that checks every value; `structure`
+    and `many` check that `o` is a dict and have `explain` turn a failure into an error that
+    names the field, once for the whole object (a non-dict given to `nested` fails on its
+    first key read). Amounts and `shared_str` fields go through the page memo (`_shared.py`),
+    made by `structure` and `many` and handed down to `nested`."""
 
     def __init__(self, conv: cattrs.Converter) -> None:
         self._conv = conv
-        self._made: dict[type, tuple[_Hook, _Hook]] = {}
+        self._made: dict[type, _Made] = {}
 
     def hook(self, cls: type) -> _Hook:
-        return self._functions(cls)[0]
+        return self.functions(cls).structure
 
-    def _functions(self, cls: type) -> tuple[_Hook, _Hook]:
+    def functions(self, cls: type) -> _Made:
         made = self._made.get(cls)
         if made is None:
             made = self._made[cls] = self._generate(cls)
         return made
 
-    def _generate(self, cls: type) -> tuple[_Hook, _Hook]:
+    def _generate(self, cls: type) -> _Made:
         env: dict[str, Any] = dict(_ENV, _cls=cls)
         args: list[str] = []
         for field in wire_fields(cls):
-            if field.required:
-                value = self._convert(f"o[{field.key!r}]", field.tp, env)
-            else:
-                tmp = _name("v")
-                read = f"({tmp} := o.get({field.key!r}))"
-                converted = self._convert(tmp, field.tp, env)
-                default = _name("default")
-                if isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
-                    env[default] = field.default.factory
-                    fallback = f"{default}()"
-                elif field.default is None:
-                    fallback = "None"
-                else:
-                    env[default] = field.default
-                    fallback = default
-                if converted == tmp and field.default is None:
-                    value = f"o.get({field.key!r})"  # Any: as sent, None when absent
-                else:
-                    value = f"({fallback} if {read} is None else {converted})"
+            value = self._field_value(field, env)
             args.append(f"{field.name}={value}" if field.kw_only else value)
-        source = _ENTRY.format(args=", ".join(args))
+        uses_memo = bool(env.pop(_USES_MEMO, False))
+        source = _ENTRY.format(
+            args=", ".join(args),
+            memo=_MEMO if uses_memo else "",
+            params=", _w" if uses_memo else "",
+            last="_p = _NO_AMOUNT\n    " if uses_memo else "",
+        )
         code = compile(source, f"<weavr_async structure {cls.__name__}>", "exec")
         namespace: dict[str, Any] = {}
         exec(code, env, namespace)
-        return namespace["structure"], namespace["nested"]
+        return _Made(namespace["structure"], namespace["nested"], namespace["many"], uses_memo)
+
+    def _field_value(self, field: WireField, env: dict[str, Any]) -> str:
+        """The expression giving a field's checked value from the JSON object `o`."""
+        if field.required:
+            if field.shared and field.tp is str:
+                return _shared_word(f"o[{field.key!r}]", _name("v"), env)
+            return self._convert(f"o[{field.key!r}]", field.tp, env)
+        tmp = _name("v")
+        read = f"({tmp} := o.get({field.key!r}))"
+        if field.shared and field.tp is str:
+            converted = _shared_word(tmp, tmp, env)
+        else:
+            converted = self._convert(tmp, field.tp, env)
+        default = _name("default")
+        if isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            env[default] = field.default.factory
+            fallback = f"{default}()"
+        elif field.default is None:
+            fallback = "None"
+        else:
+            env[default] = field.default
+            fallback = default
+        if converted == tmp and field.default is None:
+            return f"o.get({field.key!r})"  # Any: as sent, None when absent
+        return f"({fallback} if {read} is None else {converted})"
 
     @staticmethod
     def _inlined(tp: type, first: str, tmp: str, env: dict[str, Any]) -> str | None:
@@ -162,6 +215,9 @@ class _StructureCodegen:
             if check is None or check == "True":
                 return None
             checks.append(f"({check})")
+            if field.shared and field.tp is str:
+                env[_USES_MEMO] = True
+                name = f"_w[{name}]"
             args.append(f"{field.name}={name}" if field.kw_only else name)
         cls_name = _name("cls")
         env[cls_name] = tp
@@ -202,11 +258,17 @@ class _StructureCodegen:
                 empty = _name("cls")
                 env[empty] = tp
                 return f"({empty}() if type({first}) is dict else _invalid())"
+            if tp is CurrencyAmount:
+                return _shared_amount(first, tmp, env)
             inline = self._inlined(tp, first, tmp, env)
             if inline is not None:
                 return inline
+            made = self.functions(tp)
             fn = _name("structure")
-            env[fn] = self._functions(tp)[1]
+            env[fn] = made.nested
+            if made.uses_memo:
+                env[_USES_MEMO] = True
+                return f"{fn}({expr}, _w)"
             return f"{fn}({expr})"
         if tp is Secret:
             fn = _name("hook")
@@ -272,11 +334,42 @@ def _leaf_check(  # noqa: C901 (one branch per kind of declared type: a dispatch
     return None
 
 
+def _shared_word(first: str, tmp: str, env: dict[str, Any]) -> str:
+    """A `shared_str` field: checked to be a str, then the page's one object of that value."""
+    env[_USES_MEMO] = True
+    read = tmp if first == tmp else f"({tmp} := {first})"
+    return f"(_w[{tmp}] if type({read}) is str else _invalid())"
+
+
+def _shared_amount(first: str, tmp: str, env: dict[str, Any]) -> str:
+    """A CurrencyAmount from the dict `first` (which binds `tmp`): the amount decoded just
+    before (`_p`) when equal to it, else a new instance, which becomes `_p` (`_shared.py`).
+
+    The comparison is with values that passed every check: an amount equal to a checked int
+    that is itself an int is that int (`true` equals 1, hence the type check), and a JSON
+    value equal to a str is a str. Anything else goes through the full check."""
+    env[_USES_MEMO] = True
+    amount, currency, made = _name("a"), _name("c"), _name("r")
+    hit = (
+        f"type({amount} := {first}['amount']) is int and {amount} == _p.amount "
+        f"and {tmp}['currency'] == _p.currency"
+    )
+    check = (
+        f"type({currency} := {tmp}['currency']) is str and type({amount}) is int "
+        f"and {amount} <= {INT64_MAX} and {amount} >= {INT64_MIN}"
+    )
+    build = (
+        f"(_p := (_set_amount({made} := _new(_CA), {amount}) "
+        f"or _set_currency({made}, _w[{currency}]) or {made}))"
+    )
+    return f"(_p if {hit} else {build} if {check} else _invalid())"
+
+
 def _name(prefix: str) -> str:
     return f"_{prefix}{next(_names)}"
 
 
-def _make_converter() -> cattrs.Converter:
+def _make_converter() -> tuple[cattrs.Converter, _StructureCodegen]:
     conv = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
     codegen = _StructureCodegen(conv)
 
@@ -290,10 +383,10 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook_factory(attrs.has, codegen.hook)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
     conv.register_structure_hook(Secret, secret_from_wire)
-    return conv
+    return conv, codegen
 
 
-converter = _make_converter()
+converter, _codegen = _make_converter()
 
 
 def structure(data: Any, cls: type[T]) -> T:
@@ -301,7 +394,11 @@ def structure(data: Any, cls: type[T]) -> T:
 
 
 def structure_many(items: list[Any], cls: type[T]) -> list[T]:
-    """Structure a page of items with one hook lookup."""
+    """Structure a page of items: for an attrs class, with its generated `many` (one memo of
+    equal amounts and words for the page, no call per item)."""
+    if attrs.has(cls):
+        many: Callable[[list[Any]], list[T]] = _codegen.functions(cls).many
+        return many(items)
     hook = converter.get_structure_hook(cls)
     return [hook(item, cls) for item in items]
 

@@ -29,6 +29,7 @@ from typing import Any, Literal, NoReturn
 
 import attrs
 
+from ._marks import SHARED
 from .common import Secret
 
 __all__ = [
@@ -85,6 +86,7 @@ class WireField:
     default: Any  # attrs.NOTHING when the key is required; else a value or an attrs.Factory
     kw_only: bool
     label: str  # "Class.field", how errors name it
+    shared: bool = False  # marked `shared_str`: equal values decode to one object per page
 
     @property
     def required(self) -> bool:
@@ -107,6 +109,7 @@ def wire_fields(cls: type) -> tuple[WireField, ...]:
                 default=field.default,
                 kw_only=field.kw_only,
                 label=f"{cls.__name__}.{field.name}",
+                shared=bool(field.metadata.get(SHARED)),
             )
         )
     return tuple(found)

@@ -7,6 +7,8 @@ from typing import Literal
 
 import attrs
 
+from ._marks import SHARED_STR
+
 __all__ = [
     "CurrencyAmount",
     "Identity",
@@ -23,12 +25,14 @@ IdentityType = Literal["CORPORATE", "CONSUMER"]
 InstrumentType = Literal["managed_accounts", "managed_cards"]
 
 
-@attrs.define(slots=True)
+@attrs.define(slots=True, frozen=True)
 class CurrencyAmount:
     """Money in minor units (1000 EUR = EUR 10.00): never a float.
 
-    Not frozen: a statement entry carries up to ten of these and frozen attrs instances cost
-    about twice as much to build (benchmarks/bench_models.py).
+    Frozen (and hashable), so that equal amounts can be one instance: a statement entry
+    carries up to ten amounts, most of them repeated, and a decoded page holds each distinct
+    amount once (`_shared.py`; measured in benchmarks/bench_models.py and bench_memory.py).
+    `attrs.evolve(amount, amount=...)` makes a changed copy.
     """
 
     currency: str
@@ -83,7 +87,7 @@ class TransactionId:
     """The transaction an entry belongs to. `type` is kept as sent, even if this SDK does not
     know it yet (see `TransactionType` for the known ones)."""
 
-    type: str
+    type: str = attrs.field(metadata=SHARED_STR)
     id: str
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from ._marks import SHARED_STR
 from .common import CurrencyAmount, ScaledAmount, TransactionId
 
 __all__ = [
@@ -73,7 +74,7 @@ class StatementEntry:
     """
 
     transaction_id: TransactionId
-    entry_state: str
+    entry_state: str = attrs.field(metadata=SHARED_STR)
     transaction_amount: CurrencyAmount
     processed_timestamp: int
     original_amount: CurrencyAmount | None = None

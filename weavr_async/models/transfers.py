@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from ._marks import SHARED_STR
 from .common import CurrencyAmount, InstrumentRef
 
 __all__ = ["NewTransfer", "Transfer"]
@@ -16,7 +17,7 @@ class Transfer:
     source: InstrumentRef
     destination: InstrumentRef
     destination_amount: CurrencyAmount
-    state: str
+    state: str = attrs.field(metadata=SHARED_STR)
     creation_timestamp: int
     tag: str | None = None
     description: str | None = None
