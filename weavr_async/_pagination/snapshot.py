@@ -235,7 +235,10 @@ class WalkState:
         self.cursor = self.page_end
         self.yielded += count
         self.offset = page.offset + max(page.response_count, count)
-        self.last_page = self.current
+        # Only a walk without time bounds repairs by skipping the last page's entries; a
+        # time-ordered one lets them go now rather than a page later (a raw walk would hold
+        # two pages of JSON objects, for the collector to walk and promote).
+        self.last_page = self.current if self.ts_field is None else _NO_PAGE
         self.current = _NO_PAGE
         self.consumed = 0
 
