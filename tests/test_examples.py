@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 import aiohttp
+import attrs
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -252,9 +253,11 @@ async def test_reconcile_flags_duplicates_and_broken_balances(
     statement = bo.identity(corp).managed_accounts.statement(account.id, order="ASC", page_size=100)
     pages = [page async for page in statement.pages()]
     pages[1].items.insert(0, pages[0].items[-1])  # replayed across a page boundary
-    adjustment = pages[2].items[5].actual_balance_adjustment
+    broken = pages[2].items[5]
+    adjustment = broken.actual_balance_adjustment
     assert adjustment is not None
-    adjustment.amount += 1
+    # Amounts are frozen values (shared between fields): the entry gets a changed one.
+    broken.actual_balance_adjustment = attrs.evolve(adjustment, amount=adjustment.amount + 1)
 
     check = reconcile.StatementCheck()
     for page in pages:
