@@ -236,6 +236,8 @@ class RateBudget:
         return budget
 
     def _chain_windows(self) -> list[Window]:
+        if self._parent is None:
+            return self._windows  # not copied: read, never changed, by the callers
         windows: list[Window] = []
         budget: RateBudget | None = self
         while budget is not None:

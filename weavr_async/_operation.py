@@ -21,6 +21,7 @@ Method = Literal["GET", "POST", "PATCH", "DELETE"]
 QueryPairs = list[tuple[str, str]]
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")  # what `quote(value, safe="")` leaves as it is
 
 OPERATIONS: dict[str, Operation] = {}
 """Every declared operation by its contract `operationId`, filled as resource modules load."""
@@ -52,7 +53,17 @@ class Operation:
     success: int = 200
     replacement: str | None = None
 
+    _template: str = attrs.field(init=False, repr=False, eq=False)
+    _names: tuple[str, ...] = attrs.field(init=False, repr=False, eq=False)
+
     def __attrs_post_init__(self) -> None:
+        # The path as a format string, filled on every call without a regex.
+        names = tuple(_PLACEHOLDER.findall(self.path))
+        template = self.path.replace("{", "{{").replace("}", "}}")
+        for name in names:
+            template = template.replace("{{" + name + "}}", "{" + name + "}")
+        object.__setattr__(self, "_template", template)
+        object.__setattr__(self, "_names", names)
         OPERATIONS[self.operation_id] = self
 
     @property
@@ -70,10 +81,14 @@ class Operation:
     def render_path(self, params: Mapping[str, str]) -> str:
         """Fill the path template; values are percent-encoded (they are validated earlier)."""
 
-        def fill(match: re.Match[str]) -> str:
-            return quote(params[match.group(1)], safe="")
+        if not self._names:
+            return self.path
+        return self._template.format_map({name: _segment(params[name]) for name in self._names})
 
-        return _PLACEHOLDER.sub(fill, self.path)
+
+def _segment(value: str) -> str:
+    """`value` as one path segment: percent-encoded unless it needs none (ids do not)."""
+    return value if _UNRESERVED.fullmatch(value) else quote(value, safe="")
 
 
 def epoch_millis(value: datetime | int) -> int:

@@ -26,18 +26,26 @@ class ResponseInfo:
     headers: Mapping[str, str] = attrs.field(repr=False, eq=False)
 
 
-_INFOS: dict[int, ResponseInfo] = {}
+_INFOS: dict[int, tuple[weakref.KeyedRef[int, object], ResponseInfo]] = {}
 
 
 def remember(result: object, info: ResponseInfo) -> None:
     """Keep `info` for as long as `result` lives (models are attrs classes with weakref slots;
-    what cannot be weakly referenced is not remembered)."""
+    what cannot be weakly referenced is not remembered). One weak reference per result,
+    whose callback forgets it: about a tenth of what a `weakref.finalize` costs a call."""
     key = id(result)
     try:
-        weakref.finalize(result, _INFOS.pop, key, None)
+        ref = weakref.KeyedRef(result, _forget, key)
     except TypeError:
         return
-    _INFOS[key] = info
+    _INFOS[key] = (ref, info)
+
+
+def _forget(ref: weakref.KeyedRef[int, object]) -> None:
+    # Called as the result is freed, before its id can be reused; only its own entry goes.
+    kept = _INFOS.get(ref.key)
+    if kept is not None and kept[0] is ref:
+        del _INFOS[ref.key]
 
 
 def response_info(result: object) -> ResponseInfo | None:
@@ -48,4 +56,7 @@ def response_info(result: object) -> ResponseInfo | None:
     print(response_info(transfer).request_ref)
     ```
     """
-    return _INFOS.get(id(result))
+    kept = _INFOS.get(id(result))
+    if kept is None or kept[0]() is not result:
+        return None
+    return kept[1]

@@ -8,6 +8,7 @@ the SDK knows to be safe: no header, body, key or token is ever recorded.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,10 +25,31 @@ except ImportError:  # pragma: no cover - exercised where the extra is not insta
 
 def tracing() -> bool:
     """Whether spans would go anywhere: OpenTelemetry is installed and a tracer provider has
-    been set (until then its API hands out spans that record nothing, at a cost per call)."""
-    return _trace is not None and not isinstance(
-        _trace.get_tracer_provider(), _trace.ProxyTracerProvider
-    )
+    been set (until then its API hands out spans that record nothing, at a cost per call).
+
+    Asked on every call, so answered cheaply: a provider, once set, stays set (OpenTelemetry
+    allows it once), and until then the module global OpenTelemetry keeps it in is read
+    directly rather than through `get_tracer_provider` (which looks the environment up)."""
+    global _provider_set
+    if _provider_set:
+        return True
+    if _trace is None:
+        return False
+    if _PEEK and getattr(_trace, "_TRACER_PROVIDER", None) is None:
+        return False
+    _provider_set = not isinstance(_trace.get_tracer_provider(), _trace.ProxyTracerProvider)
+    return _provider_set
+
+
+_provider_set = False
+# The shortcut is taken only where it is known to mean what it seems: OpenTelemetry keeps the
+# provider in that global, and no provider is named by the environment (which
+# `get_tracer_provider` would load on first use).
+_PEEK = (
+    _trace is not None
+    and hasattr(_trace, "_TRACER_PROVIDER")
+    and "OTEL_PYTHON_TRACER_PROVIDER" not in os.environ
+)
 
 
 class _Span:

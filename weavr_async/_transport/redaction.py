@@ -22,6 +22,13 @@ class RequestHeaders(dict[str, str]):
         if token is not None:
             self["authorization"] = f"Bearer {token.reveal()}"
 
+    @classmethod
+    def copy_of(cls, headers: RequestHeaders) -> RequestHeaders:
+        """A copy to add headers to (`dict.copy` would give a plain dict, without the repr)."""
+        copy = dict.__new__(cls)
+        copy.update(headers)
+        return copy
+
     def __repr__(self) -> str:
         shown = {k: ("**********" if k in self.SECRET else v) for k, v in self.items()}
         return f"RequestHeaders({shown!r})"

@@ -16,7 +16,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, NoReturn, TypeVar
 
 import aiohttp
@@ -58,6 +58,8 @@ log = logging.getLogger("weavr_async")
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _ERROR_BODY_LIMIT = 64 * 1024
 _CHUNK = 64 * 1024
+_HEADER_SETS = 1024  # header sets kept, one per token in use (and accept type)
+_GC_PAUSE_FROM = 64 * 1024  # bodies this large decode with the cyclic GC paused
 T = TypeVar("T")
 
 
@@ -108,6 +110,8 @@ class Transport:
         self.budget = budget if budget is not None else RateBudget.unlimited()
         self.stats = TransportStats()
         self._closed = False
+        self._header_sets: dict[tuple[Secret | None, str], RequestHeaders] = {}
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r}, max_concurrency={self.max_concurrency})"
@@ -126,6 +130,7 @@ class Transport:
 
     async def close(self) -> None:
         self._closed = True
+        self._header_sets.clear()
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
@@ -224,8 +229,27 @@ class Transport:
     ) -> T:
         """Attempts of one logical call, within its retry budget and its deadline; a 401 on
         a token refreshes it once and goes again at once. Traced as one span."""
-        if not tracing():
-            return await self._attempts(request, auth, receive, options, idle, NO_SPAN)
+        if tracing():
+            return await self._traced(request, auth, receive, options, idle)
+        clock = Clock()
+        try:
+            # Most calls succeed at once: the first attempt goes without the retry loop.
+            return await self._attempt(
+                request, auth, receive, options, clock, options.retry.deadline, idle, NO_SPAN
+            )
+        except (Retryable, Refused) as failure:
+            return await self._attempts(
+                request, auth, receive, options, idle, NO_SPAN, clock, failure
+            )
+
+    async def _traced(
+        self,
+        request: Request,
+        auth: Auth | None,
+        receive: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+        options: CallOptions,
+        idle: bool,
+    ) -> T:
         identity = getattr(auth, "identity", None)
         with span(
             f"weavr {request.op.operation_id}",
@@ -235,7 +259,7 @@ class Transport:
                 "weavr.identity_type": getattr(identity, "type", None),
             },
         ) as traced:
-            return await self._attempts(request, auth, receive, options, idle, traced)
+            return await self._attempts(request, auth, receive, options, idle, traced, Clock())
 
     async def _attempts(
         self,
@@ -245,51 +269,64 @@ class Transport:
         options: CallOptions,
         idle: bool,
         traced: Any,
+        clock: Clock,
+        failure: Retryable | Refused | None = None,
     ) -> T:
+        """The retry loop; `failure` is how a first attempt made without it ended."""
         op = request.op
         retry = options.retry
-        delays = backoff.expo(factor=retry.base_delay, max_value=retry.max_delay)
-        next(delays)
-        clock = Clock()
+        delays: Iterator[float | None] | None = None
         refreshed = False
-        attempt = 0
+        attempt = 0 if failure is None else 1
         while True:
-            attempt += 1
-            remaining = None if retry.deadline is None else retry.deadline - clock.spent
-            if traced is not NO_SPAN:
-                traced.set("weavr.attempts", attempt)
-            try:
-                return await self._attempt(
-                    request, auth, receive, options, clock, remaining, idle, traced
-                )
-            except Refused as refused:
+            if failure is None:
+                attempt += 1
+                remaining = None if retry.deadline is None else retry.deadline - clock.spent
+                if traced is not NO_SPAN:
+                    traced.set("weavr.attempts", attempt)
+                try:
+                    return await self._attempt(
+                        request, auth, receive, options, clock, remaining, idle, traced
+                    )
+                except (Retryable, Refused) as exc:
+                    failure = exc
+            if isinstance(failure, Refused):
                 if refreshed or auth is None:
-                    raise refused.error from None
+                    raise failure.error from None
                 # The token expired or was revoked: get a new one once, and go again at once.
                 refreshed = True
                 attempt -= 1
-                if auth.invalidate(refused.token):
+                self._forget_headers(failure.token)
+                if auth.invalidate(failure.token):
                     # Of many requests that met the same 401 only the first forgets the
                     # token (and so causes a new one to be requested): only it counts.
                     self.stats.token_refreshes += 1
-            except Retryable as failure:
-                error = failure.error
-                hint = failure.wait_hint
-                wait = hint if hint is not None else random.uniform(0, next(delays) or 0.0)
-                out_of_time = retry.deadline is not None and clock.spent + wait >= retry.deadline
-                if attempt >= retry.max_attempts or out_of_time:
-                    raise mark_transient(error) from error.__cause__ or failure.__cause__
-                self.stats.retries += 1
-                traced.set("weavr.retries", attempt)
-                log.info(
-                    "retrying %s (attempt %d) after %.2fs: %s",
-                    op.operation_id,
-                    attempt + 1,
-                    wait,
-                    error,
-                )
-                await asyncio.sleep(wait)
-                clock.spent += wait
+                failure = None
+                continue
+            error = failure.error
+            hint = failure.wait_hint
+            if hint is not None:
+                wait = hint
+            else:
+                if delays is None:
+                    delays = backoff.expo(factor=retry.base_delay, max_value=retry.max_delay)
+                    next(delays)
+                wait = random.uniform(0, next(delays) or 0.0)
+            out_of_time = retry.deadline is not None and clock.spent + wait >= retry.deadline
+            if attempt >= retry.max_attempts or out_of_time:
+                raise mark_transient(error) from error.__cause__ or failure.__cause__
+            failure = None
+            self.stats.retries += 1
+            traced.set("weavr.retries", attempt)
+            log.info(
+                "retrying %s (attempt %d) after %.2fs: %s",
+                op.operation_id,
+                attempt + 1,
+                wait,
+                error,
+            )
+            await asyncio.sleep(wait)
+            clock.spent += wait
 
     async def _attempt(  # noqa: C901 (one send: token, headers, budget, then each failure mapped to retry or not)
         self,
@@ -314,12 +351,14 @@ class Transport:
                 if is_transient(exc):
                     raise Retryable(exc) from exc
                 raise
-        headers = RequestHeaders(api_key=self._api_key, token=token, accept=request.accept)
-        headers.update(options.headers)  # checked by the client: none of them is one of ours
-        if request.idempotency_ref is not None:
-            headers["idempotency-ref"] = request.idempotency_ref
-        if request.body is not None:
-            headers["content-type"] = "application/json"
+        headers = self._headers(token, request.accept)
+        if options.headers or request.idempotency_ref is not None or request.body is not None:
+            headers = RequestHeaders.copy_of(headers)
+            headers.update(options.headers)  # checked by the client: none of them is ours
+            if request.idempotency_ref is not None:
+                headers["idempotency-ref"] = request.idempotency_ref
+            if request.body is not None:
+                headers["content-type"] = "application/json"
         async with self._slots:
             # The start is recorded in the budget as close to the send as it can be.
             waited = await self.budget.acquire(max_wait=options.retry.max_rate_limit_wait)
@@ -380,8 +419,32 @@ class Transport:
             )
         return result
 
-    @staticmethod
-    def _timeout_for(timeout: float, remaining: float | None, idle: bool) -> aiohttp.ClientTimeout:
+    def _headers(self, token: Secret | None, accept: str) -> RequestHeaders:
+        """The credentials and `accept` headers of a request, built once per token: shared
+        by the requests that need no other header (aiohttp copies what it is given), copied
+        by those that do."""
+        key = (token, accept)
+        headers = self._header_sets.get(key)
+        if headers is None:
+            if len(self._header_sets) >= _HEADER_SETS:
+                self._header_sets.clear()  # tokens come and go; a full cache starts over
+            headers = RequestHeaders(api_key=self._api_key, token=token, accept=accept)
+            self._header_sets[key] = headers
+        return headers
+
+    def _forget_headers(self, token: Secret) -> None:
+        for key in [key for key in self._header_sets if key[0] == token]:
+            del self._header_sets[key]
+
+    def _timeout_for(
+        self, timeout: float, remaining: float | None, idle: bool
+    ) -> aiohttp.ClientTimeout:
+        if not idle and (remaining is None or remaining >= timeout):
+            # A first attempt, and most others: the same (frozen) value every time.
+            cached = self._timeouts.get(timeout)
+            if cached is None:
+                cached = self._timeouts[timeout] = aiohttp.ClientTimeout(total=timeout)
+            return cached
         limit = timeout if remaining is None else max(min(timeout, remaining), 0.001)
         if idle:  # downloads: the body may flow for as long as it keeps flowing
             return aiohttp.ClientTimeout(total=remaining, sock_connect=limit, sock_read=limit)
@@ -481,6 +544,9 @@ class Transport:
 
 
 def decode_json(raw: bytes) -> Any:
-    """orjson decode with the cyclic GC paused (why: `_gc.gc_paused`)."""
+    """orjson decode, with the cyclic GC paused for a large body (why: `_gc.gc_paused`; a
+    small one makes too few objects for the collector to matter)."""
+    if len(raw) < _GC_PAUSE_FROM:
+        return orjson.loads(raw)
     with gc_paused():
         return orjson.loads(raw)
