@@ -160,6 +160,19 @@ class RateBudget:
         finally:
             self._release_turn()
 
+    def start_now(self) -> bool:
+        """Record a start now if one may start at once without queueing (nobody waiting, room
+        in every window), and say so; else record nothing (then `acquire`). No I/O: a shared
+        budget always answers False, its starts are decided where they are shared."""
+        if type(self) is not RateBudget or self._busy or self._queue:
+            return False
+        now = self._clock()
+        wait, _ = self._wait(now)
+        if wait > 0:
+            return False
+        self._record(now)
+        return True
+
     async def _try_start(self) -> tuple[float, Limit | None]:
         """Record a start now if every window has room (0, None), else the seconds until one
         fits and the window (None: the gate) that holds it."""

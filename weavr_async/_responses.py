@@ -26,19 +26,24 @@ class ResponseInfo:
     headers: Mapping[str, str] = attrs.field(repr=False, eq=False)
 
 
-_INFOS: dict[int, tuple[weakref.KeyedRef[int, object], ResponseInfo]] = {}
+_Kept = tuple[str, int, "str | None", Mapping[str, str]]
+_INFOS: dict[int, tuple[weakref.KeyedRef[int, object], ResponseInfo | _Kept]] = {}
 
 
-def remember(result: object, info: ResponseInfo) -> None:
-    """Keep `info` for as long as `result` lives (models are attrs classes with weakref slots;
-    what cannot be weakly referenced is not remembered). One weak reference per result,
-    whose callback forgets it: about a tenth of what a `weakref.finalize` costs a call."""
+def remember(
+    result: object, operation: str, status: int, request_ref: str | None, headers: Mapping[str, str]
+) -> None:
+    """Keep what the call's response said for as long as `result` lives (models are attrs
+    classes with weakref slots; what cannot be weakly referenced is not remembered).
+
+    Paid on every call, read on few: one weak reference whose callback forgets it (a tenth of
+    what a `weakref.finalize` costs), and the `ResponseInfo` built only when asked for."""
     key = id(result)
     try:
         ref = weakref.KeyedRef(result, _forget, key)
     except TypeError:
         return
-    _INFOS[key] = (ref, info)
+    _INFOS[key] = (ref, (operation, status, request_ref, headers))
 
 
 def _forget(ref: weakref.KeyedRef[int, object]) -> None:
@@ -56,7 +61,12 @@ def response_info(result: object) -> ResponseInfo | None:
     print(response_info(transfer).request_ref)
     ```
     """
-    kept = _INFOS.get(id(result))
+    key = id(result)
+    kept = _INFOS.get(key)
     if kept is None or kept[0]() is not result:
         return None
-    return kept[1]
+    ref, info = kept
+    if not isinstance(info, ResponseInfo):
+        info = ResponseInfo(*info)
+        _INFOS[key] = (ref, info)
+    return info

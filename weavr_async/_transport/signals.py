@@ -23,7 +23,7 @@ __all__ = [
 LEARNED_WINDOW_MARGIN = 1.1
 
 
-@attrs.frozen
+@attrs.define  # not frozen: built on every call, and frozen attrs pay a setattr per field
 class Request:
     """One logical call, fixed before its first attempt (so every retry repeats it)."""
 

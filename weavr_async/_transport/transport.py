@@ -165,8 +165,14 @@ class Transport:
             "application/json",
         )
 
+        limit = self.max_body_size
+
         async def receive(resp: aiohttp.ClientResponse) -> Response:
-            raw = await self._read_body(op, resp)
+            length = resp.content_length
+            if length is not None and length <= limit and "content-encoding" not in resp.headers:
+                raw = await resp.read()  # exactly `length` bytes, within the limit
+            else:
+                raw = await self._read_body(op, resp)
             request_ref = request_ref_of(resp.headers)
             data: Any = raw
             if decode:
@@ -361,8 +367,9 @@ class Transport:
                 headers["content-type"] = "application/json"
         async with self._slots:
             # The start is recorded in the budget as close to the send as it can be.
-            waited = await self.budget.acquire(max_wait=options.retry.max_rate_limit_wait)
-            self.stats.rate_limit_wait_seconds += waited
+            if not self.budget.start_now():
+                waited = await self.budget.acquire(max_wait=options.retry.max_rate_limit_wait)
+                self.stats.rate_limit_wait_seconds += waited
             started = time.monotonic()
             self.stats.requests += 1
             try:

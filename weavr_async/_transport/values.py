@@ -103,7 +103,7 @@ class TransportStats:
     rate_limit_wait_seconds: float = 0.0
 
 
-@attrs.frozen
+@attrs.define  # not frozen: built on every call, and frozen attrs pay a setattr per field
 class Response:
     status: int
     data: Any = attrs.field(repr=False)  # an access-token answer carries the token

@@ -17,7 +17,7 @@ from .._responses import ResponseInfo, remember
 from .._transport import Auth, CallOptions, Retry, Transport, frameless
 from .._wire import check_header_value
 from ..errors import InvalidRequest, MalformedResponse
-from ..models import structure
+from ..models._converter import structure_hook
 from ._validators import check_int
 
 __all__ = ["Context", "Paging", "Resource"]
@@ -110,20 +110,19 @@ class Resource:
             idempotency_ref=idempotency_ref,
             options=options,
         )
-        info = ResponseInfo(
-            op.operation_id, response.status, response.request_ref, response.headers
-        )
         if into is None:
-            return info
+            return ResponseInfo(
+                op.operation_id, response.status, response.request_ref, response.headers
+            )
         try:
-            result = structure(response.data, into)
+            result = structure_hook(into)(response.data, into)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise MalformedResponse(
                 f"{op.operation_id}: the response does not fit {into.__name__}: "
                 f"{type(exc).__name__}: {exc} (request-ref {response.request_ref})",
                 operation=op.operation_id,
             ) from frameless(exc)  # the converter's frames hold the data, maybe a token
-        remember(result, info)
+        remember(result, op.operation_id, response.status, response.request_ref, response.headers)
         return result
 
     def _stream(
