@@ -36,10 +36,16 @@ class TokenStore:
     def __len__(self) -> int:
         return len(self._tokens)
 
-    async def token(self, identity: Identity) -> Secret:
+    def cached(self, identity: Identity) -> Secret | None:
+        """The identity's token if it is cached (and now the most recently used), else None."""
         cached = self._tokens.get(identity)
         if cached is not None:
             self._tokens.move_to_end(identity)
+        return cached
+
+    async def token(self, identity: Identity) -> Secret:
+        cached = self.cached(identity)
+        if cached is not None:
             return cached
         task = self._pending.get(identity)
         if task is None:
@@ -99,6 +105,9 @@ class IdentityAuth:
 
     async def token(self) -> Secret:
         return await self._store.token(self._identity)
+
+    def cached(self) -> Secret | None:
+        return self._store.cached(self._identity)
 
     def invalidate(self, token: Secret) -> bool:
         return self._store.invalidate(self._identity, token)

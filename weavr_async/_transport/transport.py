@@ -347,7 +347,7 @@ class Transport:
     ) -> T:
         op = request.op
         token = None
-        if auth is not None:
+        if auth is not None and (token := auth.cached()) is None:
             try:
                 token = await auth.token()
             except WeavrError as exc:

@@ -35,6 +35,10 @@ class Auth(Protocol):
 
     async def token(self) -> Secret: ...
 
+    def cached(self) -> Secret | None:
+        """The token if one is at hand now (no request needed), else None."""
+        ...
+
     def invalidate(self, token: Secret) -> bool: ...
 
 
