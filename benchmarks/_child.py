@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -9,7 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["child_server"]
+from aiohttp import web
+
+__all__ = ["child_server", "serve_on_loopback"]
 
 
 @contextmanager
@@ -35,3 +38,15 @@ def child_server(module: str, *args: str) -> Iterator[dict[str, Any]]:
             child.wait(timeout=10)
         except subprocess.TimeoutExpired:
             child.kill()
+
+
+async def serve_on_loopback(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve `app` on 127.0.0.1 on a free port (the child's side); `runner.cleanup()` stops it."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server = site._server
+    assert isinstance(server, asyncio.Server)
+    port: int = server.sockets[0].getsockname()[1]
+    return runner, port

@@ -30,7 +30,7 @@ from aiohttp import web
 
 from weavr_async.testing import FakeBackOffice
 
-from ._child import child_server
+from ._child import child_server, serve_on_loopback
 
 __all__ = ["CacheStats", "cache_stats", "prerendered", "timed_report"]
 
@@ -99,13 +99,8 @@ async def serve(history: int) -> None:
         app = web.Application()
         app.router.add_get("/__stats", front.stats)
         app.router.add_route("*", "/{tail:.*}", front.answer)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server)
-        origin = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        runner, port = await serve_on_loopback(app)
+        origin = f"http://127.0.0.1:{port}"
         info = {
             "url": origin + upstream.path,
             "stats": origin + "/__stats",

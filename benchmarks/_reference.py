@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ._child import child_server
+from ._child import child_server, serve_on_loopback
 
 API_KEY = "reference-api-key"
 ACCOUNT_ID = "110299478262251521"
@@ -46,13 +46,7 @@ async def _serve() -> None:
     app = web.Application()
     app.router.add_post("/multi/backoffice/access_token", token)
     app.router.add_get("/multi/backoffice/managed_accounts/{id}", account)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server = site._server
-    assert isinstance(server, asyncio.Server)
-    port = server.sockets[0].getsockname()[1]
+    runner, port = await serve_on_loopback(app)
     info = {
         "url": f"http://127.0.0.1:{port}/multi/backoffice",
         "api_key": API_KEY,
