@@ -132,13 +132,9 @@ class RateBudget:
         than `max_wait` seconds from now (its place in the queue counted).
         """
         check_max_wait(max_wait)
+        if self.start_now():  # nobody waiting and room now (the common case): no queueing
+            return 0.0
         began = self._clock()
-        if type(self) is RateBudget and not self._busy and not self._queue:
-            # Nobody waiting and room now (the common case): start at once, no queueing.
-            wait, _ = self._wait(began)
-            if wait <= 0:
-                self._record(began)
-                return 0.0
         if max_wait is not None:
             needed, window = self._plan(len(self._queue) + self._busy + 1, began)
             if needed > max_wait:

@@ -165,14 +165,8 @@ class Transport:
             "application/json",
         )
 
-        limit = self.max_body_size
-
         async def receive(resp: aiohttp.ClientResponse) -> Response:
-            length = resp.content_length
-            if length is not None and length <= limit and "content-encoding" not in resp.headers:
-                raw = await resp.read()  # exactly `length` bytes, within the limit
-            else:
-                raw = await self._read_body(op, resp)
+            raw = await self._read_body(op, resp)
             request_ref = request_ref_of(resp.headers)
             data: Any = raw
             if decode:

@@ -393,18 +393,6 @@ def structure(data: Any, cls: type[T]) -> T:
     return converter.structure(data, cls)
 
 
-_HOOKS: dict[Any, Callable[[Any, Any], Any]] = {}
-
-
-def structure_hook(cls: type[T]) -> Callable[[Any, type[T]], T]:
-    """The converter's structure function for `cls`, looked up once: a single-object call
-    pays the function, not the converter's dispatch."""
-    hook = _HOOKS.get(cls)
-    if hook is None:
-        hook = _HOOKS[cls] = converter.get_structure_hook(cls)
-    return hook
-
-
 def structure_many(items: list[Any], cls: type[T]) -> list[T]:
     """Structure a page of items: for an attrs class, with its generated `many` (one memo of
     equal amounts and words for the page, no call per item)."""

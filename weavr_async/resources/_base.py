@@ -17,7 +17,7 @@ from .._responses import ResponseInfo, remember
 from .._transport import Auth, CallOptions, Retry, Transport, frameless
 from .._wire import check_header_value
 from ..errors import InvalidRequest, MalformedResponse
-from ..models._converter import structure_hook
+from ..models import structure
 from ._validators import check_int
 
 __all__ = ["Context", "Paging", "Resource"]
@@ -115,7 +115,7 @@ class Resource:
                 op.operation_id, response.status, response.request_ref, response.headers
             )
         try:
-            result = structure_hook(into)(response.data, into)
+            result = structure(response.data, into)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise MalformedResponse(
                 f"{op.operation_id}: the response does not fit {into.__name__}: "
