@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from reconcile_books import api_key_in_env, client_settings, run_in_process, seed_books, until
 
@@ -89,15 +90,48 @@ async def test_a_worker_killed_mid_job_changes_nothing(sim: FakeBackOffice, tmp_
                 )
             )
             await until(lambda: len(finished) >= 2)
-            busy: dict[str, list[str]] = await watcher.processing()
-            victim = next(worker for worker, keys in busy.items() if keys)
+            # Hold every task at its next request while one is picked and killed, so that the
+            # one picked cannot end in between; a task past its last request ends meanwhile.
+            sim.latency = 2.0
+            await asyncio.sleep(0.3)
+            victim, identity = await a_task_in_the_middle(watcher, sim, finished)
             with contextlib.suppress(Exception):  # the worker dies before it can answer
                 await asyncio.wait_for(watcher.run(os._exit, 1, workers=[victim]), 10)
+            sim.latency = 0.004
             report = await asyncio.wait_for(run, 60)
 
     assert reconcile.render_jsonl(report.results) == reconcile.render_jsonl(expected.results)
     # The killed task ran again in another process, which asked for the identity's token again.
-    assert sim.count("requestAccessToken") > 12
+    assert token_requests(sim).count(identity) == 2
+    assert len(token_requests(sim)) == 13
+
+
+def token_requests(sim: FakeBackOffice) -> list[str]:
+    """The identity ids access tokens were asked for, in order."""
+    return [
+        orjson.loads(r.body)["identity"]["id"]
+        for r in sim.requests
+        if r.operation_id == "requestAccessToken"
+    ]
+
+
+async def a_task_in_the_middle(
+    watcher: Any, sim: FakeBackOffice, finished: list[reconcile.InstrumentResult]
+) -> tuple[str, str]:
+    """A worker and the identity of a task it runs that has begun (it asked for its token) and
+    not ended (no result yet): killing a worker that only holds queued or finished tasks would
+    re-run nothing."""
+    for _ in range(2_000):
+        started = set(token_requests(sim))
+        done = {result.target.identity.id for result in finished}
+        busy: dict[str, list[str]] = await watcher.processing()
+        for worker, keys in busy.items():
+            for key in keys:
+                identity = str(key).rsplit("-", 1)[1]
+                if identity in started and identity not in done:
+                    return worker, identity
+        await asyncio.sleep(0.005)
+    raise AssertionError("no task was seen in the middle")
 
 
 async def test_the_command_on_two_workers_sharing_a_redis_budget(
