@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ("targets", "calls", "models", "walk", "memory", "budget", "reconcile")
+SUITES = ("targets", "floor", "calls", "models", "walk", "memory", "budget", "reconcile")
 
 
 def main(argv: list[str]) -> int:
