@@ -3,10 +3,13 @@ configuration from the environment, proxies."""
 
 from __future__ import annotations
 
+import copy
 import logging
+import pickle
 from collections.abc import AsyncIterator
 
 import aiohttp
+import attrs
 import pytest
 from aiohttp import web
 from conftest import FAST_RETRY
@@ -17,6 +20,7 @@ from weavr_async import (
     Identity,
     InstrumentRef,
     InvalidRequest,
+    ManagedAccount,
     ResponseInfo,
     Retry,
     ServerError,
@@ -266,3 +270,30 @@ def test_bad_proxy_urls_are_refused(value: object) -> None:
     with pytest.raises(InvalidRequest) as caught:
         BackOffice("key", base_url="https://api.example.com", proxy=value)  # type: ignore[arg-type]
     assert caught.value.field == "proxy"
+
+
+async def test_response_info_stays_with_the_model_a_call_returned(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    account = fake.add_managed_account(corp.id, currency="EUR")
+    got = await bo.identity(corp).managed_accounts.get(account.id)
+    info = response_info(got)
+    assert info is not None
+    assert info.operation == "managedAccountGet"
+    assert response_info(got) is info  # built once, on the first read
+    # Copies were not returned by a call: equal, but without the call's response.
+    for copied in (attrs.evolve(got), copy.copy(got), pickle.loads(pickle.dumps(got))):
+        assert copied == got
+        assert response_info(copied) is None
+    assert response_info(ManagedAccount(**attrs.asdict(got, recurse=False))) is None
+
+
+async def test_a_frozen_model_a_call_returned_keeps_its_response_info(
+    fake: FakeBackOffice, bo: BackOffice, corp: Identity
+) -> None:
+    token = await bo.access_tokens.create(corp)
+    info = response_info(token)
+    assert info is not None
+    assert info.operation == "requestAccessToken"
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        token.token = token.token  # type: ignore[misc]

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 
 import attrs
 
+from .models._answered import Answered
+
 __all__ = ["ResponseInfo", "response_info"]
 
 
@@ -27,23 +29,30 @@ class ResponseInfo:
 
 
 _Kept = tuple[str, int, "str | None", Mapping[str, str]]
+_SLOT = Answered.__dict__["_weavr_response"]  # set and read past a frozen model's __setattr__
+_set_kept = _SLOT.__set__
+_get_kept = _SLOT.__get__
 _INFOS: dict[int, tuple[weakref.KeyedRef[int, object], ResponseInfo | _Kept]] = {}
 
 
 def remember(
     result: object, operation: str, status: int, request_ref: str | None, headers: Mapping[str, str]
 ) -> None:
-    """Keep what the call's response said for as long as `result` lives (models are attrs
-    classes with weakref slots; what cannot be weakly referenced is not remembered).
+    """Keep what the call's response said for as long as `result` lives.
 
-    Paid on every call, read on few: one weak reference whose callback forgets it (a tenth of
-    what a `weakref.finalize` costs), and the `ResponseInfo` built only when asked for."""
+    Paid on every call, read on few: a model a call returns (an `Answered`) keeps it in a slot
+    of its own, one store; anything else that can be weakly referenced, beside it, by a weak
+    reference whose callback forgets it. The `ResponseInfo` is built only when asked for."""
+    kept = (operation, status, request_ref, headers)
+    if isinstance(result, Answered):
+        _set_kept(result, kept)
+        return
     key = id(result)
     try:
         ref = weakref.KeyedRef(result, _forget, key)
     except TypeError:
         return
-    _INFOS[key] = (ref, (operation, status, request_ref, headers))
+    _INFOS[key] = (ref, kept)
 
 
 def _forget(ref: weakref.KeyedRef[int, object]) -> None:
@@ -61,6 +70,15 @@ def response_info(result: object) -> ResponseInfo | None:
     print(response_info(transfer).request_ref)
     ```
     """
+    if isinstance(result, Answered):
+        try:
+            info = _get_kept(result, type(result))
+        except AttributeError:  # not returned by a call (made by hand, copied, evolved)
+            return None
+        if not isinstance(info, ResponseInfo):
+            info = ResponseInfo(*info)
+            _set_kept(result, info)
+        return info
     key = id(result)
     kept = _INFOS.get(key)
     if kept is None or kept[0]() is not result:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from ._answered import Answered
 from .spend_rules import CardSpendRules
 
 __all__ = [
@@ -17,7 +18,7 @@ __all__ = [
 
 
 @attrs.define(slots=True, kw_only=True)
-class BulkProcess:
+class BulkProcess(Answered):
     bulk_id: str | None = None
     status: str | None = None
     submitted_items_count: int | None = None
@@ -50,7 +51,7 @@ class BulkOperation:
 
 
 @attrs.define(slots=True, kw_only=True)
-class BulkSubmission:
+class BulkSubmission(Answered):
     """What the API answers to a bulk submission: the new process's id and size."""
 
     bulk_id: str | None = None

@@ -6,13 +6,14 @@ from typing import Any
 
 import attrs
 
+from ._answered import Answered
 from .common import CurrencyAmount, InstrumentRef, TransactionId
 
 __all__ = ["FeeCharge"]
 
 
 @attrs.define(slots=True)
-class FeeCharge:
+class FeeCharge(Answered):
     """The transaction a fee charge created.
 
     `destination` is the JSON value the API sent, as decoded (None when absent): the contract

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from ._answered import Answered
 from ._marks import SHARED_STR
 from .common import CurrencyAmount, ScaledAmount, TransactionId
 
@@ -47,7 +48,7 @@ class InstrumentState:
 
 
 @attrs.define(slots=True)
-class ManagedAccount:
+class ManagedAccount(Answered):
     id: str
     profile_id: str
     friendly_name: str
@@ -186,7 +187,7 @@ class AvailableToSpend:
 
 
 @attrs.define(slots=True)
-class ManagedCard:
+class ManagedCard(Answered):
     """A managed card. `mode` is PREPAID_MODE (own `balances`) or DEBIT_MODE (spends from
     `parent_managed_account_id`, within `available_to_spend`).
 

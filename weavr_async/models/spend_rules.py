@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from ._answered import Answered
 from .common import CurrencyAmount
 
 __all__ = [
@@ -69,7 +70,7 @@ class IdentitySpendRules(_CommonSpendRules):
 
 
 @attrs.define(slots=True, kw_only=True)
-class AllLevelSpendRules:
+class AllLevelSpendRules(Answered):
     """The rules that apply to a card: its own, its profile's and its identity's.
 
     The other fields are deprecated by the API: the card's own rules as they were answered

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from ._answered import Answered
 from .common import Identity, Secret
 
 __all__ = ["AccessToken", "CredentialId"]
@@ -16,7 +17,7 @@ class CredentialId:
 
 
 @attrs.define(slots=True, frozen=True)
-class AccessToken:
+class AccessToken(Answered):
     """A bearer token for one identity; the token itself is a `Secret`."""
 
     token: Secret

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from ._answered import Answered
 from ._marks import SHARED_STR
 from .common import CurrencyAmount, InstrumentRef
 
@@ -11,7 +12,7 @@ __all__ = ["NewTransfer", "Transfer"]
 
 
 @attrs.define(slots=True)
-class Transfer:
+class Transfer(Answered):
     id: str
     profile_id: str
     source: InstrumentRef

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from ._answered import Answered
 from .common import Identity
 
 __all__ = ["CalendarDate", "Mobile", "User"]
@@ -25,7 +26,7 @@ class CalendarDate:
 
 
 @attrs.define(slots=True)
-class User:
+class User(Answered):
     id: str
     identity: Identity
     name: str
