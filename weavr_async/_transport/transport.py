@@ -16,7 +16,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from typing import Any, NoReturn, TypeVar
 
 import aiohttp
@@ -61,6 +61,8 @@ _CHUNK = 64 * 1024
 _HEADER_SETS = 1024  # header sets kept, one per token in use (and accept type)
 _GC_PAUSE_FROM = 64 * 1024  # bodies this large decode with the cyclic GC paused
 T = TypeVar("T")
+Receive = Callable[[Operation, aiohttp.ClientResponse], Awaitable[T]]
+"""What reads an attempt's successful answer into the call's result."""
 
 
 class Transport:
@@ -137,7 +139,7 @@ class Transport:
 
     # -- the two kinds of call ------------------------------------------------------------
 
-    async def send(
+    def send(
         self,
         op: Operation,
         *,
@@ -148,11 +150,13 @@ class Transport:
         idempotency_ref: str | None = None,
         decode: bool = True,
         options: CallOptions | None = None,
-    ) -> Response:
+    ) -> Coroutine[Any, Any, Response]:
         """Send one logical call, retrying as the operation allows; raise typed errors.
 
         The `idempotency-ref` is fixed here, once per logical call, so every retry repeats it.
-        With `decode=False` the body comes back as the bytes that were read.
+        With `decode=False` the body comes back as the bytes that were read. Not a coroutine
+        itself: it fixes the request and hands back the exchange's coroutine to await (one
+        frame fewer on every call, and at every resumption of it).
         """
         if op.idempotency_ref and idempotency_ref is None:
             idempotency_ref = str(uuid.uuid4())
@@ -164,16 +168,8 @@ class Transport:
             idempotency_ref,
             "application/json",
         )
-
-        async def receive(resp: aiohttp.ClientResponse) -> Response:
-            raw = await self._read_body(op, resp)
-            request_ref = request_ref_of(resp.headers)
-            data: Any = raw
-            if decode:
-                data = self._decode(op, resp.content_type, raw, request_ref) if raw else None
-            return Response(resp.status, data, request_ref, resp.headers)
-
-        return await self._exchange(request, auth, receive, options or self.defaults, idle=False)
+        receive = self._json_response if decode else self._bytes_response
+        return self._exchange(request, auth, receive, options or self.defaults, idle=False)
 
     async def download(
         self,
@@ -195,7 +191,7 @@ class Transport:
             op, join_url(self.base_url, op.render_path(path_params)), query, None, None, accept
         )
 
-        async def receive(resp: aiohttp.ClientResponse) -> int:
+        async def receive(op: Operation, resp: aiohttp.ClientResponse) -> int:
             if resp.content_type != accept:
                 self._malformed(
                     op, f"expected {accept}, got {resp.content_type!r}", resp.headers, retry=False
@@ -222,7 +218,7 @@ class Transport:
         self,
         request: Request,
         auth: Auth | None,
-        receive: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+        receive: Receive[T],
         options: CallOptions,
         *,
         idle: bool,
@@ -246,7 +242,7 @@ class Transport:
         self,
         request: Request,
         auth: Auth | None,
-        receive: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+        receive: Receive[T],
         options: CallOptions,
         idle: bool,
     ) -> T:
@@ -265,7 +261,7 @@ class Transport:
         self,
         request: Request,
         auth: Auth | None,
-        receive: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+        receive: Receive[T],
         options: CallOptions,
         idle: bool,
         traced: Any,
@@ -332,7 +328,7 @@ class Transport:
         self,
         request: Request,
         auth: Auth | None,
-        receive: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+        receive: Receive[T],
         options: CallOptions,
         clock: Clock,
         remaining: float | None,
@@ -384,7 +380,7 @@ class Transport:
                         traced.set("weavr.request_ref", request_ref_of(resp.headers))
                     if resp.status != op.success:
                         await self._refuse(op, resp, token, options.retry)
-                    result = await receive(resp)
+                    result = await receive(op, resp)
             except (Retryable, Refused, WeavrError):
                 raise
             except aiohttp.ClientConnectorCertificateError as exc:
@@ -462,15 +458,32 @@ class Transport:
             raise Retryable(error)
         raise error
 
-    async def _read_body(self, op: Operation, resp: aiohttp.ClientResponse) -> bytes:
-        """The whole body, refused past `max_body_size` (counted after decompression)."""
-        limit = self.max_body_size
+    async def _json_response(self, op: Operation, resp: aiohttp.ClientResponse) -> Response:
+        """A JSON call's answer: its body decoded (None when empty)."""
+        raw = await resp.read() if self._sized(op, resp) else await self._read_counting(op, resp)
+        request_ref = request_ref_of(resp.headers)
+        data = self._decode(op, resp.content_type, raw, request_ref) if raw else None
+        return Response(resp.status, data, request_ref, resp.headers)
+
+    async def _bytes_response(self, op: Operation, resp: aiohttp.ClientResponse) -> Response:
+        """A JSON call's answer with its body as read, to be decoded later (pages)."""
+        raw = await resp.read() if self._sized(op, resp) else await self._read_counting(op, resp)
+        return Response(resp.status, raw, request_ref_of(resp.headers), resp.headers)
+
+    def _sized(self, op: Operation, resp: aiohttp.ClientResponse) -> bool:
+        """Whether the body is exactly its announced length, which is within `max_body_size`
+        (then it is read whole, nothing to count); raises when the length announced is over."""
         length = resp.content_length
-        if length is not None and length > limit:
+        if length is None:
+            return False
+        if length > self.max_body_size:
             self._too_large(op, resp.headers)
-        if length is not None and "content-encoding" not in resp.headers:
-            # Exactly `length` bytes will be read, within the limit: no need to count them.
-            return await resp.read()
+        return "content-encoding" not in resp.headers
+
+    async def _read_counting(self, op: Operation, resp: aiohttp.ClientResponse) -> bytes:
+        """The whole body of unknown length (or compressed), refused past `max_body_size`
+        (counted after decompression)."""
+        limit = self.max_body_size
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(_CHUNK):
