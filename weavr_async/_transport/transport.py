@@ -59,6 +59,7 @@ _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _ERROR_BODY_LIMIT = 64 * 1024
 _CHUNK = 64 * 1024
 _HEADER_SETS = 1024  # header sets kept, one per token in use (and accept type)
+_URLS = 4096  # URLs kept, one per operation and path values
 _GC_PAUSE_FROM = 64 * 1024  # bodies this large decode with the cyclic GC paused
 T = TypeVar("T")
 Receive = Callable[[Operation, aiohttp.ClientResponse], Awaitable[T]]
@@ -114,6 +115,7 @@ class Transport:
         self._closed = False
         self._header_sets: dict[tuple[Secret | None, str], RequestHeaders] = {}
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r}, max_concurrency={self.max_concurrency})"
@@ -133,6 +135,7 @@ class Transport:
     async def close(self) -> None:
         self._closed = True
         self._header_sets.clear()
+        self._urls.clear()
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
@@ -162,7 +165,7 @@ class Transport:
             idempotency_ref = str(uuid.uuid4())
         request = Request(
             op,
-            join_url(self.base_url, op.render_path(path_params or {})),
+            self._url(op, path_params),
             query or [],
             orjson.dumps(json_body) if json_body is not None else None,
             idempotency_ref,
@@ -363,7 +366,7 @@ class Transport:
             started = time.monotonic()
             self.stats.requests += 1
             try:
-                async with self._client().request(
+                async with (self._session or self._client()).request(
                     op.method,
                     request.url,
                     params=request.query or None,
@@ -416,6 +419,17 @@ class Transport:
             )
         return result
 
+    def _url(self, op: Operation, path_params: Mapping[str, str] | None) -> str:
+        """The URL of `op` with `path_params` filled in, built once per operation and values
+        (a backend asks for the same few accounts and cards over and over)."""
+        key = (op.operation_id, tuple(path_params.items()) if path_params else ())
+        url = self._urls.get(key)
+        if url is None:
+            if len(self._urls) >= _URLS:
+                self._urls.clear()
+            url = self._urls[key] = join_url(self.base_url, op.render_path(path_params or {}))
+        return url
+
     def _headers(self, token: Secret | None, accept: str) -> RequestHeaders:
         """The credentials and `accept` headers of a request, built once per token: shared
         by the requests that need no other header (aiohttp copies what it is given), copied
@@ -462,7 +476,15 @@ class Transport:
         """A JSON call's answer: its body decoded (None when empty)."""
         raw = await resp.read() if self._sized(op, resp) else await self._read_counting(op, resp)
         request_ref = request_ref_of(resp.headers)
-        data = self._decode(op, resp.content_type, raw, request_ref) if raw else None
+        data = None
+        if raw:
+            if len(raw) < _GC_PAUSE_FROM and resp.content_type == "application/json":
+                try:
+                    data = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    data = self._decode(op, resp.content_type, raw, request_ref)  # raises
+            else:
+                data = self._decode(op, resp.content_type, raw, request_ref)
         return Response(resp.status, data, request_ref, resp.headers)
 
     async def _bytes_response(self, op: Operation, resp: aiohttp.ClientResponse) -> Response:

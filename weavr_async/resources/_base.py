@@ -94,7 +94,8 @@ class Resource:
         idempotency_ref: str | None = None,
         retry: Retry | None = None,
     ) -> T | ResponseInfo:
-        _warn_if_deprecated(op)
+        if op.deprecated:
+            _warn_if_deprecated(op)
         if idempotency_ref is not None:
             # It goes into a header: printable ASCII only.
             check_header_value(idempotency_ref, "idempotency_ref", max_length=255, allow_space=True)
@@ -134,7 +135,8 @@ class Resource:
         params: Mapping[str, object],
         path: Mapping[str, str] | None = None,
     ) -> Stream[T]:
-        _warn_if_deprecated(endpoint.operation)
+        if endpoint.operation.deprecated:
+            _warn_if_deprecated(endpoint.operation)
         size = endpoint.max_limit if paging.page_size is None else paging.page_size
         check_int(size, "page_size", 1, endpoint.max_limit)
         concurrency = paging.concurrency
