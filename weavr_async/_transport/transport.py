@@ -1,10 +1,12 @@
 """The one place where HTTP happens: one exchange path for every request the SDK sends.
 
 `Transport.send` (JSON calls) and `Transport.download` (statement files) both go through
-`_exchange`, which owns the logical call: its retry budget (token requests included), its
-deadline, the single token refresh after a 401. `_attempt` sends once: it obtains the token,
-waits its turn at the rate gate and the client-wide cap, sends without following redirects,
-and classifies what came back against the operation's one success status. Reading a body is
+`_exchange`, which starts the logical call; its retry loop (`_attempts`) owns the retry budget
+(token requests included), the deadline, the single token refresh after a 401. `_attempt`
+sends once: it obtains the token, waits its turn at the rate gate and the client-wide cap,
+sends without following redirects, and classifies what came back against the operation's one
+success status; a first attempt that fails goes on into the loop (most calls never enter it,
+and pay for none of its frames). Reading a body is
 bounded in size and time. Nothing aiohttp raises leaves here untyped or with its frames (they
 hold the request headers in clear).
 """
@@ -190,9 +192,7 @@ class Transport:
         Retried like any read, from the first byte again (`sink.restart()`), when it fails
         before or while the body flows.
         """
-        request = Request(
-            op, join_url(self.base_url, op.render_path(path_params)), query, None, None, accept
-        )
+        request = Request(op, self._url(op, path_params), query, None, None, accept)
 
         async def receive(op: Operation, resp: aiohttp.ClientResponse) -> int:
             if resp.content_type != accept:
@@ -217,7 +217,7 @@ class Transport:
 
     # -- the exchange ---------------------------------------------------------------------
 
-    async def _exchange(
+    def _exchange(
         self,
         request: Request,
         auth: Auth | None,
@@ -225,21 +225,24 @@ class Transport:
         options: CallOptions,
         *,
         idle: bool,
-    ) -> T:
+    ) -> Coroutine[Any, Any, T]:
         """Attempts of one logical call, within its retry budget and its deadline; a 401 on
-        a token refreshes it once and goes again at once. Traced as one span."""
+        a token refreshes it once and goes again at once. Traced as one span. Hands back the
+        coroutine of the first attempt, which goes on into the retry loop when it fails."""
         if tracing():
-            return await self._traced(request, auth, receive, options, idle)
+            return self._traced(request, auth, receive, options, idle)
         clock = Clock()
-        try:
-            # Most calls succeed at once: the first attempt goes without the retry loop.
-            return await self._attempt(
-                request, auth, receive, options, clock, options.retry.deadline, idle, NO_SPAN
-            )
-        except (Retryable, Refused) as failure:
-            return await self._attempts(
-                request, auth, receive, options, idle, NO_SPAN, clock, failure
-            )
+        return self._attempt(
+            request,
+            auth,
+            receive,
+            options,
+            clock,
+            options.retry.deadline,
+            idle,
+            NO_SPAN,
+            first=True,
+        )
 
     async def _traced(
         self,
@@ -337,87 +340,100 @@ class Transport:
         remaining: float | None,
         idle: bool,
         traced: Any,
+        *,
+        first: bool = False,
     ) -> T:
-        op = request.op
-        token = None
-        if auth is not None and (token := auth.cached()) is None:
-            try:
-                token = await auth.token()
-            except WeavrError as exc:
-                # The identity's token could not be had. This operation was never sent, so if
-                # the failure may pass (a 5xx, a 429, the network) it goes again within its
-                # own budget: the token request itself is tried once per attempt of the call.
-                if is_transient(exc):
-                    raise Retryable(exc) from exc
-                raise
-        headers = self._headers(token, request.accept)
-        if options.headers or request.idempotency_ref is not None or request.body is not None:
-            headers = RequestHeaders.copy_of(headers)
-            headers.update(options.headers)  # checked by the client: none of them is ours
-            if request.idempotency_ref is not None:
-                headers["idempotency-ref"] = request.idempotency_ref
-            if request.body is not None:
-                headers["content-type"] = "application/json"
-        async with self._slots:
-            # The start is recorded in the budget as close to the send as it can be.
-            if not self.budget.start_now():
-                waited = await self.budget.acquire(max_wait=options.retry.max_rate_limit_wait)
-                self.stats.rate_limit_wait_seconds += waited
-            started = time.monotonic()
-            self.stats.requests += 1
-            try:
-                async with (self._session or self._client()).request(
+        """One attempt; a `first` one that fails in a way that may pass goes on into the retry
+        loop (`_attempts`), others raise `Retryable`/`Refused` to it."""
+        try:
+            op = request.op
+            token = None
+            if auth is not None and (token := auth.cached()) is None:
+                try:
+                    token = await auth.token()
+                except WeavrError as exc:
+                    # The identity's token could not be had. This operation was never sent, so if
+                    # the failure may pass (a 5xx, a 429, the network) it goes again within its
+                    # own budget: the token request itself is tried once per attempt of the call.
+                    if is_transient(exc):
+                        raise Retryable(exc) from exc
+                    raise
+            headers = self._headers(token, request.accept)
+            if options.headers or request.idempotency_ref is not None or request.body is not None:
+                headers = RequestHeaders.copy_of(headers)
+                headers.update(options.headers)  # checked by the client: none of them is ours
+                if request.idempotency_ref is not None:
+                    headers["idempotency-ref"] = request.idempotency_ref
+                if request.body is not None:
+                    headers["content-type"] = "application/json"
+            async with self._slots:
+                # The start is recorded in the budget as close to the send as it can be.
+                if not self.budget.start_now():
+                    waited = await self.budget.acquire(max_wait=options.retry.max_rate_limit_wait)
+                    self.stats.rate_limit_wait_seconds += waited
+                started = time.monotonic()
+                self.stats.requests += 1
+                try:
+                    async with (self._session or self._client()).request(
+                        op.method,
+                        request.url,
+                        params=request.query or None,
+                        data=request.body,
+                        headers=headers,
+                        timeout=self._timeout_for(options.timeout, remaining, idle),
+                        ssl=self._ssl,
+                        proxy=self._proxy,
+                        proxy_auth=self._proxy_auth,
+                        allow_redirects=False,
+                    ) as resp:
+                        if traced is not NO_SPAN:
+                            traced.set("http.response.status_code", resp.status)
+                            traced.set("weavr.request_ref", request_ref_of(resp.headers))
+                        if resp.status != op.success:
+                            await self._refuse(op, resp, token, options.retry)
+                        result = await receive(op, resp)
+                except (Retryable, Refused, WeavrError):
+                    raise
+                except aiohttp.ClientConnectorCertificateError as exc:
+                    # An untrusted certificate will not become trusted by asking again.
+                    raise self._transport_error(op, exc) from frameless(exc)
+                except aiohttp.ClientConnectorError as exc:
+                    # Never reached the server: every operation may try again.
+                    raise Retryable(self._transport_error(op, exc)) from frameless(exc)
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    # The request may have reached the server and been applied: only operations
+                    # that are safe to repeat go again.
+                    error = self._transport_error(op, exc)
+                    if op.retry_safe:
+                        raise Retryable(error) from frameless(exc)
+                    raise error from frameless(exc)
+                except Exception as exc:
+                    # aiohttp refusing what it was given (a header it will not send, say): its
+                    # message and frames may hold the value, so neither is kept.
+                    raise TransportError(
+                        f"{op.operation_id}: the request could not be sent ({type(exc).__name__})",
+                        operation=op.operation_id,
+                    ) from None
+                finally:
+                    clock.spent += time.monotonic() - started
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s %s -> %s in %.1f ms (request-ref %s)",
                     op.method,
-                    request.url,
-                    params=request.query or None,
-                    data=request.body,
-                    headers=headers,
-                    timeout=self._timeout_for(options.timeout, remaining, idle),
-                    ssl=self._ssl,
-                    proxy=self._proxy,
-                    proxy_auth=self._proxy_auth,
-                    allow_redirects=False,
-                ) as resp:
-                    if traced is not NO_SPAN:
-                        traced.set("http.response.status_code", resp.status)
-                        traced.set("weavr.request_ref", request_ref_of(resp.headers))
-                    if resp.status != op.success:
-                        await self._refuse(op, resp, token, options.retry)
-                    result = await receive(op, resp)
-            except (Retryable, Refused, WeavrError):
+                    op.operation_id,
+                    resp.status,
+                    (time.monotonic() - started) * 1000,
+                    request_ref_of(resp.headers),
+                )
+            return result
+        except (Retryable, Refused) as failure:
+            if not first:
                 raise
-            except aiohttp.ClientConnectorCertificateError as exc:
-                # An untrusted certificate will not become trusted by asking again.
-                raise self._transport_error(op, exc) from frameless(exc)
-            except aiohttp.ClientConnectorError as exc:
-                # Never reached the server: every operation may try again.
-                raise Retryable(self._transport_error(op, exc)) from frameless(exc)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                # The request may have reached the server and been applied: only operations
-                # that are safe to repeat go again.
-                error = self._transport_error(op, exc)
-                if op.retry_safe:
-                    raise Retryable(error) from frameless(exc)
-                raise error from frameless(exc)
-            except Exception as exc:
-                # aiohttp refusing what it was given (a header it will not send, say): its
-                # message and frames may hold the value, so neither is kept.
-                raise TransportError(
-                    f"{op.operation_id}: the request could not be sent ({type(exc).__name__})",
-                    operation=op.operation_id,
-                ) from None
-            finally:
-                clock.spent += time.monotonic() - started
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "%s %s -> %s in %.1f ms (request-ref %s)",
-                op.method,
-                op.operation_id,
-                resp.status,
-                (time.monotonic() - started) * 1000,
-                request_ref_of(resp.headers),
+            # Most calls succeed at once: a first attempt goes without the retry loop, which
+            # only a failure enters.
+            return await self._attempts(
+                request, auth, receive, options, idle, traced, clock, failure
             )
-        return result
 
     def _url(self, op: Operation, path_params: Mapping[str, str] | None) -> str:
         """The URL of `op` with `path_params` filled in, built once per operation and values
