@@ -68,6 +68,16 @@ Receive = Callable[[Operation, aiohttp.ClientResponse], Awaitable[T]]
 """What reads an attempt's successful answer into the call's result."""
 
 
+class _Answer:
+    """How a JSON call's successful answer becomes its result: the attempt reads the body
+    (bounded) itself and `interpret`s it, without a coroutine of its own."""
+
+    __slots__ = ("interpret",)
+
+    def __init__(self, interpret: Callable[[Operation, aiohttp.ClientResponse, bytes], Any]):
+        self.interpret = interpret
+
+
 class Transport:
     """Sends operations to the API over one shared `aiohttp.ClientSession`.
 
@@ -118,6 +128,8 @@ class Transport:
         self._header_sets: dict[tuple[Secret | None, str], RequestHeaders] = {}
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        self._answer_json = _Answer(self._json_answer)
+        self._answer_bytes = _Answer(self._bytes_answer)
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r}, max_concurrency={self.max_concurrency})"
@@ -173,7 +185,7 @@ class Transport:
             idempotency_ref,
             "application/json",
         )
-        receive = self._json_response if decode else self._bytes_response
+        receive: Any = self._answer_json if decode else self._answer_bytes
         return self._exchange(request, auth, receive, options or self.defaults, idle=False)
 
     async def download(
@@ -221,7 +233,7 @@ class Transport:
         self,
         request: Request,
         auth: Auth | None,
-        receive: Receive[T],
+        receive: Receive[T] | _Answer,
         options: CallOptions,
         *,
         idle: bool,
@@ -248,7 +260,7 @@ class Transport:
         self,
         request: Request,
         auth: Auth | None,
-        receive: Receive[T],
+        receive: Receive[T] | _Answer,
         options: CallOptions,
         idle: bool,
     ) -> T:
@@ -267,7 +279,7 @@ class Transport:
         self,
         request: Request,
         auth: Auth | None,
-        receive: Receive[T],
+        receive: Receive[T] | _Answer,
         options: CallOptions,
         idle: bool,
         traced: Any,
@@ -334,7 +346,7 @@ class Transport:
         self,
         request: Request,
         auth: Auth | None,
-        receive: Receive[T],
+        receive: Receive[T] | _Answer,
         options: CallOptions,
         clock: Clock,
         remaining: float | None,
@@ -391,7 +403,16 @@ class Transport:
                             traced.set("weavr.request_ref", request_ref_of(resp.headers))
                         if resp.status != op.success:
                             await self._refuse(op, resp, token, options.retry)
-                        result = await receive(op, resp)
+                        result: T
+                        if isinstance(receive, _Answer):
+                            raw = (
+                                await resp.read()
+                                if self._sized(op, resp)
+                                else await self._read_counting(op, resp)
+                            )
+                            result = receive.interpret(op, resp, raw)
+                        else:
+                            result = await receive(op, resp)
                 except (Retryable, Refused, WeavrError):
                     raise
                 except aiohttp.ClientConnectorCertificateError as exc:
@@ -488,9 +509,8 @@ class Transport:
             raise Retryable(error)
         raise error
 
-    async def _json_response(self, op: Operation, resp: aiohttp.ClientResponse) -> Response:
+    def _json_answer(self, op: Operation, resp: aiohttp.ClientResponse, raw: bytes) -> Response:
         """A JSON call's answer: its body decoded (None when empty)."""
-        raw = await resp.read() if self._sized(op, resp) else await self._read_counting(op, resp)
         request_ref = request_ref_of(resp.headers)
         data = None
         if raw:
@@ -503,9 +523,8 @@ class Transport:
                 data = self._decode(op, resp.content_type, raw, request_ref)
         return Response(resp.status, data, request_ref, resp.headers)
 
-    async def _bytes_response(self, op: Operation, resp: aiohttp.ClientResponse) -> Response:
+    def _bytes_answer(self, op: Operation, resp: aiohttp.ClientResponse, raw: bytes) -> Response:
         """A JSON call's answer with its body as read, to be decoded later (pages)."""
-        raw = await resp.read() if self._sized(op, resp) else await self._read_counting(op, resp)
         return Response(resp.status, raw, request_ref_of(resp.headers), resp.headers)
 
     def _sized(self, op: Operation, resp: aiohttp.ClientResponse) -> bool:
