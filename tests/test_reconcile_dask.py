@@ -11,17 +11,21 @@ import asyncio
 import contextlib
 import os
 import pickle
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+import redis
 from reconcile_books import api_key_in_env, client_settings, run_in_process, seed_books, until
 
 from weavr_async import RateBudget, reconcile
 from weavr_async.cli import main
-from weavr_async.reconcile._dask import IdentityTask
+from weavr_async.errors import InvalidRequest
+from weavr_async.reconcile._clients import make_budget
+from weavr_async.reconcile._dask import IdentityTask, _secrets_out_of_tasks
 from weavr_async.testing import FakeBackOffice
 
 distributed: Any = pytest.importorskip("distributed")
@@ -171,6 +175,81 @@ async def test_the_command_on_two_workers_sharing_a_redis_budget(
         await budget.aclose()
     # Every request of both workers was drawn from the one budget in Redis.
     assert window.used == len(sim.requests) > 0
+
+
+async def test_a_redis_url_with_a_password_reaches_the_workers_outside_the_tasks(
+    sim: FakeBackOffice,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    redis_url: str,
+) -> None:
+    password = secrets.token_hex(8)
+    admin = redis.Redis.from_url(redis_url)
+    try:  # a user of its own: the session's server stays open to the other tests
+        admin.acl_setuser(
+            "weavr-test", enabled=True, passwords=[f"+{password}"], keys=["*"], categories=["+@all"]
+        )
+    finally:
+        admin.close()
+    secret_url = redis_url.replace("redis://", f"redis://weavr-test:{password}@", 1)
+    books = await seed_books(sim, 4)
+    expected = await run_in_process(sim, books.targets)
+    sim.reset_requests()
+    source = tmp_path / "instruments.csv"
+    source.write_text(
+        "identity_type,identity_id,instrument_type,instrument_id\n"
+        + "".join(
+            f"{t.identity.type},{t.identity.id},{t.instrument.type},{t.instrument.id}\n"
+            for t in books.targets
+        )
+    )
+    monkeypatch.setenv("WEAVR_API_KEY", sim.api_key)
+    monkeypatch.setenv("WEAVR_REDIS_URL", secret_url)  # not on the command line
+    out = tmp_path / "out.jsonl"
+
+    status = await asyncio.to_thread(
+        main,
+        ["reconcile", "--input", str(source), "--base-url", sim.url, "--quiet", "--workers", "2",
+         "--budget", "100000/60", "--budget-key", "reconcile-secret", "-o", str(out)],
+    )  # fmt: skip
+
+    assert status == 0
+    assert out.read_bytes() == reconcile.render_jsonl(expected.results)
+    budget = RateBudget.redis(secret_url, limits=[(100_000, 60.0)], key="reconcile-secret")
+    try:
+        (window,) = await budget.status()
+    finally:
+        await budget.aclose()
+    # Both workers drew every request from the budget behind the password.
+    assert window.used == len(sim.requests) > 0
+
+
+def test_a_redis_url_with_credentials_travels_in_the_environment_not_the_task() -> None:
+    secret = reconcile.ClientSettings(redis_url="redis://ops:hunter2@127.0.0.1:6379/0")
+    sent, env = _secrets_out_of_tasks(secret, "the-api-key")
+    assert env == {"WEAVR_API_KEY": "the-api-key", "WEAVR_REDIS_URL": secret.redis_url}
+    assert sent.redis_url is None
+    assert sent.redis_url_from_env
+    target = reconcile.Target.of("CORPORATE", "1", "managed_accounts", "2")
+    task = IdentityTask(
+        target.identity, (target,), sent, reconcile.Window(), reconcile.JobSettings(), None
+    )
+    blob = pickle.dumps(task)
+    assert b"hunter2" not in blob
+    assert b"the-api-key" not in blob
+    # Without credentials the URL is no secret: the task names it, no environment needed.
+    plain = reconcile.ClientSettings(redis_url="redis://127.0.0.1:6379/0")
+    assert _secrets_out_of_tasks(plain, None) == (plain, {})
+
+
+def test_a_worker_without_the_redis_url_says_which_variable_to_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("WEAVR_REDIS_URL", raising=False)
+    settings = reconcile.ClientSettings(redis_url_from_env=True)
+    with pytest.raises(InvalidRequest) as caught:
+        make_budget(settings)
+    assert caught.value.field == "WEAVR_REDIS_URL"
 
 
 def test_a_task_carries_no_secret() -> None:

@@ -20,7 +20,12 @@ import attrs
 
 from .. import SANDBOX_URL, RateBudget, Retry, reconcile
 from ..errors import InvalidRequest
-from ..reconcile._clients import API_KEY_VARIABLE, make_budget, open_client
+from ..reconcile._clients import (
+    API_KEY_VARIABLE,
+    REDIS_URL_VARIABLE,
+    make_budget,
+    open_client,
+)
 from ..reconcile._runner import ResultCallback
 from ..reconcile._settings import ProgressCallback
 from . import _args
@@ -73,7 +78,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--scheduler", metavar="tcp://HOST:8786", help="run on an existing Dask cluster"
     )
     parser.add_argument(
-        "--redis", metavar="URL", help="share the API budget with every process through Redis"
+        "--redis",
+        metavar="URL",
+        help="share the API budget with every process through Redis (default $WEAVR_REDIS_URL, "
+        "the place for a URL that holds a password; the workers of a --scheduler cluster read "
+        "such a URL from their own $WEAVR_REDIS_URL)",
     )
     parser.add_argument(
         "--budget-key",
@@ -172,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         max_concurrency=args.concurrency,
         retry=Retry(max_rate_limit_wait=args.max_wait),
         budget=args.budget,
-        redis_url=args.redis,
+        redis_url=args.redis or os.environ.get(REDIS_URL_VARIABLE, "").strip() or None,
         budget_key=args.budget_key,
     )
     state_dir = Path(args.resume or tempfile.mkdtemp(prefix="weavr-reconcile-"))

@@ -1,7 +1,8 @@
 """How a run makes its client, the same way in this process and on every worker of a cluster.
 
 Everything here travels to workers inside task arguments, so it holds no secret: the API key
-is read from the environment of the process that opens the client.
+is read from the environment of the process that opens the client, and so is a Redis URL that
+holds credentials (`redis_url_from_env`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Literal
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -20,6 +22,7 @@ from ..errors import InvalidRequest
 
 __all__ = [
     "API_KEY_VARIABLE",
+    "REDIS_URL_VARIABLE",
     "ClientSettings",
     "api_key_from_env",
     "connect",
@@ -28,6 +31,7 @@ __all__ = [
 ]
 
 API_KEY_VARIABLE = "WEAVR_API_KEY"
+REDIS_URL_VARIABLE = "WEAVR_REDIS_URL"
 Limits = tuple[tuple[int, float], ...]
 
 
@@ -36,8 +40,10 @@ class ClientSettings:
     """The client of a run, minus its key. `budget` is the API's rate limits: Weavr's
     `"standard"` ones, `"unlimited"` (pace only after a 429: the simulator, raised limits) or
     windows of (requests, seconds); with `redis_url` the budget is shared by every process
-    using the same URL and `budget_key`. `retry.max_rate_limit_wait` is how long a request
-    may wait for the budget before the run stops with `BudgetExhausted`."""
+    using the same URL and `budget_key`, or with `redis_url_from_env` by every process using
+    the URL in its own `$WEAVR_REDIS_URL` (how a URL holding a password reaches Dask workers:
+    never inside a task). `retry.max_rate_limit_wait` is how long a request may wait for the
+    budget before the run stops with `BudgetExhausted`."""
 
     base_url: str = SANDBOX_URL
     max_concurrency: int = 16
@@ -47,6 +53,13 @@ class ClientSettings:
     budget: Literal["standard", "unlimited"] | Limits = "standard"
     redis_url: str | None = attrs.field(default=None, repr=False)
     budget_key: str = "weavr-async"
+    redis_url_from_env: bool = False
+
+
+def holds_credentials(redis_url: str) -> bool:
+    """Whether a Redis URL names a user or a password (then it is a secret)."""
+    parts = urlsplit(redis_url)
+    return bool(parts.username or parts.password) or "password=" in parts.query
 
 
 def api_key_from_env() -> str:
@@ -59,11 +72,18 @@ def api_key_from_env() -> str:
 def make_budget(settings: ClientSettings) -> RateBudget:
     """The run's `RateBudget` (see `ClientSettings.budget`); the caller closes it."""
     budget = settings.budget
-    if settings.redis_url is not None:
+    redis_url = settings.redis_url
+    if settings.redis_url_from_env:
+        redis_url = os.environ.get(REDIS_URL_VARIABLE, "").strip()
+        if not redis_url:
+            raise InvalidRequest(
+                REDIS_URL_VARIABLE, "is not set in this process: the shared budget's Redis URL"
+            )
+    if redis_url is not None:
         if budget == "unlimited":
             raise InvalidRequest("budget", "an unlimited budget has nothing to share in Redis")
         limits: Sequence[tuple[int, float]] = STANDARD_LIMITS if budget == "standard" else budget
-        return RateBudget.redis(settings.redis_url, limits=limits, key=settings.budget_key)
+        return RateBudget.redis(redis_url, limits=limits, key=settings.budget_key)
     if budget == "standard":
         return RateBudget.standard()
     if budget == "unlimited":

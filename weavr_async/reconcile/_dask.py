@@ -30,8 +30,10 @@ from ..errors import BudgetExhausted, InvalidRequest
 from ..models import Identity
 from ._clients import (
     API_KEY_VARIABLE,
+    REDIS_URL_VARIABLE,
     ClientSettings,
     api_key_from_env,
+    holds_credentials,
     make_budget,
     open_client,
 )
@@ -198,8 +200,11 @@ async def reconcile_on_dask(
     at `scheduler`; the same results as `reconcile` in this process.
 
     Workers read the API key from their environment (`WEAVR_API_KEY`); a local cluster's
-    workers inherit this process's, or get `api_key` in theirs. An exhausted budget stops the
-    run (`Report.stopped`), as does cancelling this coroutine, which stops a local cluster.
+    workers inherit this process's, or get `api_key` in theirs. A `client.redis_url` holding
+    credentials never travels in a task either: a local cluster's workers get it in their
+    environment, a remote cluster's read it from their own `WEAVR_REDIS_URL`. An exhausted
+    budget stops the run (`Report.stopped`), as does cancelling this coroutine, which stops a
+    local cluster.
     """
     if (workers is None) == (scheduler is None):
         raise InvalidRequest("workers", "give either workers (a local cluster) or scheduler")
@@ -211,6 +216,7 @@ async def reconcile_on_dask(
         )
     if api_key is None and scheduler is None:
         api_key_from_env()  # fail here, not on every worker
+    client, env = _secrets_out_of_tasks(client, api_key)
     store = open_store(state, window)
     state_dir = None if store is None else str(store.root.resolve())
     tasks = [
@@ -220,7 +226,6 @@ async def reconcile_on_dask(
     distributed = _distributed()
     cluster: Any = None
     if workers is not None:
-        env = {} if api_key is None else {API_KEY_VARIABLE: api_key}
         cluster = await distributed.LocalCluster(
             n_workers=workers,
             processes=True,
@@ -242,6 +247,22 @@ async def reconcile_on_dask(
     finally:
         if cluster is not None:
             await cluster.close()
+
+
+def _secrets_out_of_tasks(
+    client: ClientSettings, api_key: str | None
+) -> tuple[ClientSettings, dict[str, str]]:
+    """The client settings tasks carry, and the environment a local cluster's workers get.
+
+    A task travels to the scheduler and the workers as data: it holds no secret. The API key
+    goes into a local worker's environment (`api_key`; else each worker reads its own), and so
+    does a Redis URL holding credentials, which tasks then name only by `redis_url_from_env`
+    (a remote cluster's workers read it from their own `$WEAVR_REDIS_URL`)."""
+    env = {} if api_key is None else {API_KEY_VARIABLE: api_key}
+    if client.redis_url is not None and holds_credentials(client.redis_url):
+        env[REDIS_URL_VARIABLE] = client.redis_url
+        client = attrs.evolve(client, redis_url=None, redis_url_from_env=True)
+    return client, env
 
 
 def _distributed() -> Any:
