@@ -252,6 +252,52 @@ def test_a_worker_without_the_redis_url_says_which_variable_to_set(
     assert caught.value.field == "WEAVR_REDIS_URL"
 
 
+async def test_a_cluster_whose_workers_lack_a_variable_is_refused_before_any_request(
+    sim: FakeBackOffice, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    books = await seed_books(sim, 2)
+    sim.reset_requests()
+    monkeypatch.delenv("WEAVR_API_KEY", raising=False)
+    monkeypatch.delenv("WEAVR_REDIS_URL", raising=False)
+    async with distributed.LocalCluster(
+        n_workers=1,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=None,
+        asynchronous=True,
+        env={"WEAVR_API_KEY": sim.api_key},  # the key, and no Redis URL
+    ) as cluster:
+        with_redis = client_settings(sim, redis_url="redis://ops:hunter2@127.0.0.1:1/0")
+        with pytest.raises(InvalidRequest) as caught:
+            await reconcile.reconcile_on_dask(
+                books.targets, client=with_redis, scheduler=cluster.scheduler_address
+            )
+        assert caught.value.field == "WEAVR_REDIS_URL"
+        assert "1 of the cluster's 1 workers" in str(caught.value)
+        assert "hunter2" not in str(caught.value)
+        # With what the workers have, the same cluster runs the job.
+        report = await reconcile.reconcile_on_dask(
+            books.targets, client=client_settings(sim), scheduler=cluster.scheduler_address
+        )
+        assert len(report.results) == len(books.targets)
+    async with distributed.LocalCluster(
+        n_workers=1,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=None,
+        asynchronous=True,
+    ) as keyless:
+        with pytest.raises(InvalidRequest) as caught:
+            await reconcile.reconcile_on_dask(
+                books.targets, client=client_settings(sim), scheduler=keyless.scheduler_address
+            )
+        assert caught.value.field == "WEAVR_API_KEY"
+    # Only the run with everything in place sent requests.
+    assert sim.count("requestAccessToken") == len({t.identity for t in books.targets})
+
+
 def test_a_task_carries_no_secret() -> None:
     books = [
         reconcile.Target.of("CORPORATE", "1", "managed_accounts", "2"),

@@ -240,6 +240,8 @@ async def reconcile_on_dask(
             cluster if cluster is not None else scheduler, asynchronous=True
         )
         try:
+            if cluster is None:
+                await _check_worker_environment(dask, client)
             await dask.register_plugin(_plugin())
             return await _submit(dask, targets, tasks, retries, on_result)
         finally:
@@ -247,6 +249,30 @@ async def reconcile_on_dask(
     finally:
         if cluster is not None:
             await cluster.close()
+
+
+def missing_variables(names: Sequence[str]) -> list[str]:
+    """Run on each worker: which of these environment variables it lacks (or has empty)."""
+    return [name for name in names if not os.environ.get(name, "").strip()]
+
+
+async def _check_worker_environment(dask: Any, client: ClientSettings) -> None:
+    """Before a task is submitted to a cluster this process did not start: every worker
+    connected has the variables its tasks will read (else each would fail, after Dask's
+    retries, with nothing to show for the requests its neighbours spent)."""
+    names = [API_KEY_VARIABLE]
+    if client.redis_url_from_env:
+        names.append(REDIS_URL_VARIABLE)
+    found: dict[str, list[str]] = await dask.run(missing_variables, names)
+    for name in names:
+        lacking = sorted(worker for worker, missing in found.items() if name in missing)
+        if lacking:
+            shown = ", ".join(lacking[:3]) + (", ..." if len(lacking) > 3 else "")
+            raise InvalidRequest(
+                name,
+                f"is not set on {len(lacking)} of the cluster's {len(found)} workers "
+                f"({shown}): each reads it from its own environment",
+            )
 
 
 def _secrets_out_of_tasks(
