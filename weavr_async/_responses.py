@@ -1,13 +1,12 @@
 """What a successful call's response said besides its body: status, `request-ref`, headers.
 
 Support tickets and audit logs need the `request-ref` of a transfer that was created or a fee
-that was charged. Calls that return a model keep it beside the model (`response_info(model)`);
+that was charged. Calls that return a model keep it in the model (`response_info(model)`);
 calls that return nothing else return it.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 
 import attrs
@@ -32,34 +31,20 @@ _Kept = tuple[str, int, "str | None", Mapping[str, str]]
 _SLOT = Answered.__dict__["_weavr_response"]  # set and read past a frozen model's __setattr__
 _set_kept = _SLOT.__set__
 _get_kept = _SLOT.__get__
-_INFOS: dict[int, tuple[weakref.KeyedRef[int, object], ResponseInfo | _Kept]] = {}
 
 
 def remember(
-    result: object, operation: str, status: int, request_ref: str | None, headers: Mapping[str, str]
+    result: Answered,
+    operation: str,
+    status: int,
+    request_ref: str | None,
+    headers: Mapping[str, str],
 ) -> None:
-    """Keep what the call's response said for as long as `result` lives.
+    """Keep what the call's response said in the model it returned, for as long as it lives.
 
-    Paid on every call, read on few: a model a call returns (an `Answered`) keeps it in a slot
-    of its own, one store; anything else that can be weakly referenced, beside it, by a weak
-    reference whose callback forgets it. The `ResponseInfo` is built only when asked for."""
-    kept = (operation, status, request_ref, headers)
-    if isinstance(result, Answered):
-        _set_kept(result, kept)
-        return
-    key = id(result)
-    try:
-        ref = weakref.KeyedRef(result, _forget, key)
-    except TypeError:
-        return
-    _INFOS[key] = (ref, kept)
-
-
-def _forget(ref: weakref.KeyedRef[int, object]) -> None:
-    # Called as the result is freed, before its id can be reused; only its own entry goes.
-    kept = _INFOS.get(ref.key)
-    if kept is not None and kept[0] is ref:
-        del _INFOS[ref.key]
+    Paid on every call, read on few: one store into the model's own slot (every model a call
+    returns is an `Answered`), and the `ResponseInfo` built only when asked for."""
+    _set_kept(result, (operation, status, request_ref, headers))
 
 
 def response_info(result: object) -> ResponseInfo | None:
@@ -70,21 +55,13 @@ def response_info(result: object) -> ResponseInfo | None:
     print(response_info(transfer).request_ref)
     ```
     """
-    if isinstance(result, Answered):
-        try:
-            info = _get_kept(result, type(result))
-        except AttributeError:  # not returned by a call (made by hand, copied, evolved)
-            return None
-        if not isinstance(info, ResponseInfo):
-            info = ResponseInfo(*info)
-            _set_kept(result, info)
-        return info
-    key = id(result)
-    kept = _INFOS.get(key)
-    if kept is None or kept[0]() is not result:
+    if not isinstance(result, Answered):
         return None
-    ref, info = kept
+    try:
+        info: ResponseInfo | _Kept = _get_kept(result, type(result))
+    except AttributeError:  # not returned by a call (made by hand, copied, evolved)
+        return None
     if not isinstance(info, ResponseInfo):
         info = ResponseInfo(*info)
-        _INFOS[key] = (ref, info)
+        _set_kept(result, info)
     return info

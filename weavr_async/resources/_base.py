@@ -18,11 +18,14 @@ from .._transport import Auth, CallOptions, Retry, Transport, frameless
 from .._wire import check_header_value
 from ..errors import InvalidRequest, MalformedResponse
 from ..models import structure
+from ..models._answered import Answered
 from ._validators import check_int
 
 __all__ = ["Context", "Paging", "Resource"]
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Answered)
+"""A model a call returns: it keeps the call's `ResponseInfo` (`remember`)."""
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -61,14 +64,14 @@ class Resource:
     async def _call(
         self,
         op: Operation,
-        into: type[T],
+        into: type[M],
         *,
         path: Mapping[str, str] | None = ...,
         query: QueryPairs | None = ...,
         body: Any = ...,
         idempotency_ref: str | None = ...,
         retry: Retry | None = ...,
-    ) -> T: ...
+    ) -> M: ...
 
     @overload
     async def _call(
@@ -86,14 +89,14 @@ class Resource:
     async def _call(
         self,
         op: Operation,
-        into: type[T] | None = None,
+        into: type[M] | None = None,
         *,
         path: Mapping[str, str] | None = None,
         query: QueryPairs | None = None,
         body: Any = None,
         idempotency_ref: str | None = None,
         retry: Retry | None = None,
-    ) -> T | ResponseInfo:
+    ) -> M | ResponseInfo:
         if op.deprecated:
             _warn_if_deprecated(op)
         if idempotency_ref is not None:
