@@ -185,8 +185,8 @@ class Transport:
             idempotency_ref,
             "application/json",
         )
-        receive: Any = self._answer_json if decode else self._answer_bytes
-        return self._exchange(request, auth, receive, options or self.defaults, idle=False)
+        answer = self._answer_json if decode else self._answer_bytes
+        return self._exchange(request, auth, answer, options or self.defaults, idle=False)
 
     async def download(
         self,
@@ -512,15 +512,7 @@ class Transport:
     def _json_answer(self, op: Operation, resp: aiohttp.ClientResponse, raw: bytes) -> Response:
         """A JSON call's answer: its body decoded (None when empty)."""
         request_ref = request_ref_of(resp.headers)
-        data = None
-        if raw:
-            if len(raw) < _GC_PAUSE_FROM and resp.content_type == "application/json":
-                try:
-                    data = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    data = self._decode(op, resp.content_type, raw, request_ref)  # raises
-            else:
-                data = self._decode(op, resp.content_type, raw, request_ref)
+        data = self._decode(op, resp.content_type, raw, request_ref) if raw else None
         return Response(resp.status, data, request_ref, resp.headers)
 
     def _bytes_answer(self, op: Operation, resp: aiohttp.ClientResponse, raw: bytes) -> Response:
