@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from reconcile_books import client_settings, run_in_process, seed_books, until
+from reconcile_books import client_settings, run_in_process, seed_books, until, write_input
 
 from weavr_async import Identity, InstrumentRef, RateBudget, Retry, reconcile
 from weavr_async.cli import main
@@ -39,15 +39,6 @@ async def sim() -> AsyncIterator[FakeBackOffice]:
     """A simulator without contract validation (it costs a millisecond per entry served)."""
     async with FakeBackOffice(seed=21) as fake:
         yield fake
-
-
-def write_input(path: Path, targets: list[reconcile.Target]) -> Path:
-    rows = [",".join(reconcile.COLUMNS)]
-    rows += [
-        f"{t.identity.type},{t.identity.id},{t.instrument.type},{t.instrument.id}" for t in targets
-    ]
-    path.write_text("\n".join(rows) + "\n")
-    return path
 
 
 def lines_of(path: Path) -> list[dict[str, object]]:
@@ -317,6 +308,29 @@ async def test_a_state_directory_refuses_a_run_with_another_window(
 async def command(*args: str) -> int:
     """`weavr-async reconcile ARGS` in a thread: the simulator keeps serving on this loop."""
     return await asyncio.to_thread(main, ["reconcile", *args])
+
+
+async def test_an_unlimited_budget_leaves_the_environments_redis_url_alone(
+    sim: FakeBackOffice,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    books = await seed_books(sim, 2)
+    source = write_input(tmp_path / "instruments.csv", books.targets)
+    monkeypatch.setenv("WEAVR_API_KEY", sim.api_key)
+    # `--redis` defaults to this, but an unlimited budget has nothing to share: nothing
+    # listens there, and the run must not try it.
+    monkeypatch.setenv("WEAVR_REDIS_URL", "redis://ops:hunter2@127.0.0.1:1/0")
+
+    status = await command(
+        "--input", str(source), "--base-url", sim.url, "--budget", "unlimited", "--quiet"
+    )
+
+    assert status == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == len(books.targets)
+    assert "hunter2" not in captured.out + captured.err
 
 
 async def test_command_exit_0_writes_results_and_a_summary(

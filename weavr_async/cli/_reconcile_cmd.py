@@ -23,6 +23,7 @@ from ..errors import InvalidRequest
 from ..reconcile._clients import (
     API_KEY_VARIABLE,
     REDIS_URL_VARIABLE,
+    env_value,
     make_budget,
     open_client,
 )
@@ -160,6 +161,12 @@ class Command:
     quiet: bool
 
 
+def _redis_url_from_env(budget: object) -> str | None:
+    """`--redis`'s default: `$WEAVR_REDIS_URL`, unless the budget is unlimited (nothing to
+    share; an explicit `--budget unlimited` wins over the environment)."""
+    return None if budget == "unlimited" else env_value(REDIS_URL_VARIABLE)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.from_ts is not None and args.to_ts is not None and args.to_ts <= args.from_ts:
         return _fail("--to must be after --from")
@@ -167,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--budget unlimited has nothing to share: leave out --redis")
     if args.scheduler is not None and args.resume is None:
         return _fail("--scheduler needs --resume STATE_DIR on a filesystem every worker sees")
-    api_key = os.environ.get(API_KEY_VARIABLE, "").strip()
+    api_key = env_value(API_KEY_VARIABLE)
     if not api_key:
         return _fail(f"{API_KEY_VARIABLE} is not set; export your BackOffice API key first")
     try:
@@ -181,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         max_concurrency=args.concurrency,
         retry=Retry(max_rate_limit_wait=args.max_wait),
         budget=args.budget,
-        redis_url=args.redis or os.environ.get(REDIS_URL_VARIABLE, "").strip() or None,
+        redis_url=args.redis or _redis_url_from_env(args.budget),
         budget_key=args.budget_key,
     )
     state_dir = Path(args.resume or tempfile.mkdtemp(prefix="weavr-reconcile-"))

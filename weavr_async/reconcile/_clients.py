@@ -26,6 +26,7 @@ __all__ = [
     "ClientSettings",
     "api_key_from_env",
     "connect",
+    "env_value",
     "make_budget",
     "open_client",
 ]
@@ -62,9 +63,14 @@ def holds_credentials(redis_url: str) -> bool:
     return bool(parts.username or parts.password) or "password=" in parts.query
 
 
+def env_value(name: str) -> str | None:
+    """Environment variable `name` as this process has it, stripped; None if unset or blank."""
+    return os.environ.get(name, "").strip() or None
+
+
 def api_key_from_env() -> str:
-    key = os.environ.get(API_KEY_VARIABLE, "").strip()
-    if not key:
+    key = env_value(API_KEY_VARIABLE)
+    if key is None:
         raise InvalidRequest(API_KEY_VARIABLE, "is not set: export your BackOffice API key")
     return key
 
@@ -74,8 +80,8 @@ def make_budget(settings: ClientSettings) -> RateBudget:
     budget = settings.budget
     redis_url = settings.redis_url
     if settings.redis_url_from_env:
-        redis_url = os.environ.get(REDIS_URL_VARIABLE, "").strip()
-        if not redis_url:
+        redis_url = env_value(REDIS_URL_VARIABLE)
+        if redis_url is None:
             raise InvalidRequest(
                 REDIS_URL_VARIABLE, "is not set in this process: the shared budget's Redis URL"
             )

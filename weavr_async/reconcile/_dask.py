@@ -33,6 +33,7 @@ from ._clients import (
     REDIS_URL_VARIABLE,
     ClientSettings,
     api_key_from_env,
+    env_value,
     holds_credentials,
     make_budget,
     open_client,
@@ -253,7 +254,7 @@ async def reconcile_on_dask(
 
 def missing_variables(names: Sequence[str]) -> list[str]:
     """Run on each worker: which of these environment variables it lacks (or has empty)."""
-    return [name for name in names if not os.environ.get(name, "").strip()]
+    return [name for name in names if env_value(name) is None]
 
 
 async def _check_worker_environment(dask: Any, client: ClientSettings) -> None:
