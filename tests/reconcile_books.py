@@ -7,6 +7,7 @@ import asyncio
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import attrs
 
@@ -109,3 +110,13 @@ async def until(condition: Callable[[], bool]) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("timed out")
+
+
+def write_input(path: Path, targets: list[reconcile.Target]) -> Path:
+    """`targets` as the CSV input of `weavr-async reconcile`, at `path`."""
+    rows = [",".join(reconcile.COLUMNS)]
+    rows += [
+        f"{t.identity.type},{t.identity.id},{t.instrument.type},{t.instrument.id}" for t in targets
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    return path

@@ -19,7 +19,14 @@ from typing import Any
 import orjson
 import pytest
 import redis
-from reconcile_books import api_key_in_env, client_settings, run_in_process, seed_books, until
+from reconcile_books import (
+    api_key_in_env,
+    client_settings,
+    run_in_process,
+    seed_books,
+    until,
+    write_input,
+)
 
 from weavr_async import RateBudget, reconcile
 from weavr_async.cli import main
@@ -29,6 +36,20 @@ from weavr_async.reconcile._dask import IdentityTask, _secrets_out_of_tasks
 from weavr_async.testing import FakeBackOffice
 
 distributed: Any = pytest.importorskip("distributed")
+
+
+def local_cluster(workers: int, env: dict[str, str] | None = None) -> Any:
+    """A local cluster of `workers` one-thread processes on 127.0.0.1, no dashboard, for
+    `async with`; its workers inherit this process's environment, plus `env`."""
+    return distributed.LocalCluster(
+        n_workers=workers,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=None,
+        asynchronous=True,
+        env=env,
+    )
 
 
 @pytest.fixture
@@ -73,14 +94,7 @@ async def test_a_worker_killed_mid_job_changes_nothing(sim: FakeBackOffice, tmp_
     finished: list[reconcile.InstrumentResult] = []
     with api_key_in_env(sim.api_key):
         async with (
-            distributed.LocalCluster(
-                n_workers=2,
-                processes=True,
-                threads_per_worker=1,
-                host="127.0.0.1",
-                dashboard_address=None,
-                asynchronous=True,
-            ) as cluster,
+            local_cluster(2) as cluster,
             distributed.Client(cluster, asynchronous=True) as watcher,
         ):
             run = asyncio.ensure_future(
@@ -146,14 +160,7 @@ async def test_the_command_on_two_workers_sharing_a_redis_budget(
 ) -> None:
     books = await seed_books(sim, 6)
     sim.corrupt(books.accounts()[3], "misstate_end_balance")
-    source = tmp_path / "instruments.csv"
-    source.write_text(
-        "identity_type,identity_id,instrument_type,instrument_id\n"
-        + "".join(
-            f"{t.identity.type},{t.identity.id},{t.instrument.type},{t.instrument.id}\n"
-            for t in books.targets
-        )
-    )
+    source = write_input(tmp_path / "instruments.csv", books.targets)
     monkeypatch.setenv("WEAVR_API_KEY", sim.api_key)
     common = ["reconcile", "--input", str(source), "--base-url", sim.url, "--quiet"]
     alone, shared = tmp_path / "alone.jsonl", tmp_path / "shared.jsonl"
@@ -195,14 +202,7 @@ async def test_a_redis_url_with_a_password_reaches_the_workers_outside_the_tasks
     books = await seed_books(sim, 4)
     expected = await run_in_process(sim, books.targets)
     sim.reset_requests()
-    source = tmp_path / "instruments.csv"
-    source.write_text(
-        "identity_type,identity_id,instrument_type,instrument_id\n"
-        + "".join(
-            f"{t.identity.type},{t.identity.id},{t.instrument.type},{t.instrument.id}\n"
-            for t in books.targets
-        )
-    )
+    source = write_input(tmp_path / "instruments.csv", books.targets)
     monkeypatch.setenv("WEAVR_API_KEY", sim.api_key)
     monkeypatch.setenv("WEAVR_REDIS_URL", secret_url)  # not on the command line
     out = tmp_path / "out.jsonl"
@@ -259,15 +259,8 @@ async def test_a_cluster_whose_workers_lack_a_variable_is_refused_before_any_req
     sim.reset_requests()
     monkeypatch.delenv("WEAVR_API_KEY", raising=False)
     monkeypatch.delenv("WEAVR_REDIS_URL", raising=False)
-    async with distributed.LocalCluster(
-        n_workers=1,
-        processes=True,
-        threads_per_worker=1,
-        host="127.0.0.1",
-        dashboard_address=None,
-        asynchronous=True,
-        env={"WEAVR_API_KEY": sim.api_key},  # the key, and no Redis URL
-    ) as cluster:
+    # The key in the workers' environment, and no Redis URL.
+    async with local_cluster(1, env={"WEAVR_API_KEY": sim.api_key}) as cluster:
         with_redis = client_settings(sim, redis_url="redis://ops:hunter2@127.0.0.1:1/0")
         with pytest.raises(InvalidRequest) as caught:
             await reconcile.reconcile_on_dask(
@@ -281,14 +274,7 @@ async def test_a_cluster_whose_workers_lack_a_variable_is_refused_before_any_req
             books.targets, client=client_settings(sim), scheduler=cluster.scheduler_address
         )
         assert len(report.results) == len(books.targets)
-    async with distributed.LocalCluster(
-        n_workers=1,
-        processes=True,
-        threads_per_worker=1,
-        host="127.0.0.1",
-        dashboard_address=None,
-        asynchronous=True,
-    ) as keyless:
+    async with local_cluster(1) as keyless:
         with pytest.raises(InvalidRequest) as caught:
             await reconcile.reconcile_on_dask(
                 books.targets, client=client_settings(sim), scheduler=keyless.scheduler_address
