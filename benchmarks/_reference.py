@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import aiohttp
 import orjson
 from aiohttp import web
 
@@ -56,6 +57,19 @@ async def _serve() -> None:
     print(json.dumps(info), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await runner.cleanup()
+
+
+async def bare_headers(session: aiohttp.ClientSession, info: dict[str, Any]) -> dict[str, str]:
+    """What the bare loops send on every request: the API key and a token for the corporate
+    identity `info` names, asked for once over `session` (either token shape is read)."""
+    async with session.post(
+        f"{info['url']}/access_token",
+        headers={"api-key": info["api_key"], "content-type": "application/json"},
+        data=orjson.dumps({"identity": {"type": "CORPORATE", "id": info["identity"]}}),
+    ) as resp:
+        token = orjson.loads(await resp.read())["token"]
+    token = token["token"] if isinstance(token, dict) else token
+    return {"api-key": info["api_key"], "authorization": f"Bearer {token}"}
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import orjson
 
 from weavr_async import BackOffice, Identity, RateBudget
 
-from ._reference import reference_server
+from ._reference import bare_headers, reference_server
 from ._rounds import Measure, best, interleaved, spread
 from ._table import print_table
 
@@ -28,13 +28,7 @@ async def _bare(info: dict[str, Any], callers: int) -> float:
     url = info["url"]
     connector = aiohttp.TCPConnector(limit=max(callers, 16))
     async with aiohttp.ClientSession(connector=connector) as session:
-        async with session.post(
-            f"{url}/access_token",
-            headers={"api-key": info["api_key"]},
-            data=orjson.dumps({"identity": {"type": "CORPORATE", "id": info["identity"]}}),
-        ) as resp:
-            token = orjson.loads(await resp.read())["token"]
-        headers = {"api-key": info["api_key"], "authorization": f"Bearer {token}"}
+        headers = await bare_headers(session, info)
         target = f"{url}/managed_accounts/{info['account']}"
 
         async def call() -> None:

@@ -44,7 +44,7 @@ from weavr_async.models._converter import structure, structure_many
 from weavr_async.resources._validators import check_identifier
 
 from ._prerendered import prerendered
-from ._reference import reference_server
+from ._reference import bare_headers, reference_server
 from ._rounds import Measure, best, interleaved
 from ._table import print_table
 from .bench_calls import _rate, _sdk
@@ -69,13 +69,7 @@ async def _step(info: dict[str, Any], callers: int, step: int) -> float:
     session_headers = {"user-agent": "weavr-async-floor"} if step >= 1 else None
     connector = aiohttp.TCPConnector(limit=max(callers, 16))
     async with aiohttp.ClientSession(connector=connector, headers=session_headers) as session:
-        async with session.post(
-            f"{url}/access_token",
-            headers={"api-key": info["api_key"]},
-            data=orjson.dumps({"identity": {"type": "CORPORATE", "id": info["identity"]}}),
-        ) as resp:
-            token = orjson.loads(await resp.read())["token"]
-        headers = {"api-key": info["api_key"], "authorization": f"Bearer {token}"}
+        headers = await bare_headers(session, info)
         target = f"{url}/managed_accounts/{info['account']}"
         timeout = aiohttp.ClientTimeout(total=30)
 
@@ -264,20 +258,15 @@ BUILDERS: dict[str, Callable[[list[dict[str, Any]]], object]] = {
 
 
 async def _page(info: dict[str, Any]) -> bytes:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
-            f"{info['url']}/access_token",
-            headers={"api-key": info["api_key"]},
-            data=orjson.dumps({"identity": {"type": "CORPORATE", "id": info["identity"]}}),
-        ) as resp:
-            token = orjson.loads(await resp.read())["token"]
-        token = token["token"] if isinstance(token, dict) else token
-        async with session.get(
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
             f"{info['url']}/managed_accounts/{info['account']}/statement",
             params={"offset": "0", "statementLimit": str(PAGE)},
-            headers={"api-key": info["api_key"], "authorization": f"Bearer {token}"},
-        ) as resp:
-            return await resp.read()
+            headers=await bare_headers(session, info),
+        ) as resp,
+    ):
+        return await resp.read()
 
 
 def _per_entry(raw: bytes, work: Callable[[list[dict[str, Any]]], object]) -> float:

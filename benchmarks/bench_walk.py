@@ -26,6 +26,7 @@ import orjson
 from weavr_async import BackOffice, Identity, RateBudget
 
 from ._prerendered import cache_stats, prerendered, timed_report
+from ._reference import bare_headers
 from ._rounds import Measure, best, interleaved, spread
 from ._server import simulator
 from ._table import print_table
@@ -41,19 +42,9 @@ RAW = "SDK stream.raw(), concurrency 16"
 
 async def ceiling(info: dict[str, Any], concurrency: int = 16) -> int:
     """Fetch and JSON-decode every page with `concurrency` requests in flight; no models."""
-    base = info["url"]
-    headers = {"api-key": info["api_key"]}
     async with aiohttp.ClientSession() as session:
-        body = orjson.dumps({"identity": {"type": "CORPORATE", "id": info["identity"]}})
-        async with session.post(
-            f"{base}/access_token",
-            data=body,
-            headers={**headers, "content-type": "application/json"},
-        ) as resp:
-            token = orjson.loads(await resp.read())["token"]
-        token = token["token"] if isinstance(token, dict) else token
-        headers["authorization"] = f"Bearer {token}"
-        url = f"{base}/managed_accounts/{info['account']}/statement"
+        headers = await bare_headers(session, info)
+        url = f"{info['url']}/managed_accounts/{info['account']}/statement"
         gate = asyncio.Semaphore(concurrency)
         total = 0
 
